@@ -1,0 +1,115 @@
+"""The read model in memory: for fast unit tests; passes the same contract tests as SQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from typing import TypeVar
+from uuid import UUID
+
+import msgspec
+
+from adapters import cursors
+from commands.views import BacktestJobView, StrategyVersionView, StrategyView
+from domain.identity import strategy_id, strategy_version_id
+from projections.ports import Changes, Page
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class InMemoryReadStore:
+    """Dictionaries behind a lock; a commit swaps in documents and position together."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._jobs: dict[UUID, BacktestJobView] = {}
+            self._strategies: dict[UUID, StrategyView] = {}
+            self._versions: dict[UUID, StrategyVersionView] = {}
+            self._positions: dict[str, int] = {}
+
+    def position(self, projection: str) -> int:
+        return self._positions.get(projection, 0)
+
+    def load_jobs(self, ids: Collection[UUID]) -> dict[UUID, BacktestJobView]:
+        return _pick(self._jobs, ids)
+
+    def load_strategies(self, ids: Collection[UUID]) -> dict[UUID, StrategyView]:
+        return _pick(self._strategies, ids)
+
+    def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]:
+        return _pick(self._versions, ids)
+
+    def commit(self, projection: str, position: int, changes: Changes) -> None:
+        with self._lock:
+            self._jobs.update(changes.jobs)
+            self._strategies.update(changes.strategies)
+            self._versions.update(changes.versions)
+            self._positions[projection] = position
+
+    def get_job(self, job_id: UUID) -> BacktestJobView | None:
+        return self._jobs.get(job_id)
+
+    def list_jobs(
+        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        keyed = sorted(
+            ((cursors.job_sort_key(j), str(j.id), j) for j in jobs),
+            key=lambda t: (t[0], t[1]),
+            reverse=True,
+        )
+        if cursor:
+            after = cursors.decode_job_cursor(cursor)
+            keyed = [t for t in keyed if (t[0], t[1]) < after]
+        keyed = [
+            t for t in keyed
+            if (status is None or t[2].status == status) and (strategy is None or t[2].strategy == strategy)
+        ]  # fmt: skip
+        page = keyed[:limit]
+        next_cursor = cursors.encode(page[-1][0], page[-1][1]) if len(keyed) > limit else None
+        return Page(items=[t[2] for t in page], next_cursor=next_cursor)
+
+    def get_strategy(self, name: str) -> StrategyView | None:
+        return self._strategies.get(strategy_id(name))
+
+    def list_strategies(self, *, limit: int, cursor: str | None) -> Page:
+        with self._lock:
+            ordered = sorted(self._strategies.values(), key=lambda s: s.name)
+        if cursor:
+            after = cursors.decode_name_cursor(cursor)
+            ordered = [s for s in ordered if s.name > after]
+        page = ordered[:limit]
+        more = len(ordered) > limit
+        return Page(
+            items=list(page), next_cursor=cursors.encode(page[-1].name, "") if more else None
+        )
+
+    def get_version(self, name: str, number: int) -> StrategyVersionView | None:
+        return self._versions.get(strategy_version_id(name, number))
+
+    def list_versions(self, name: str) -> Sequence[StrategyVersionView]:
+        with self._lock:
+            found = [v for v in self._versions.values() if v.name == name]
+        return sorted(found, key=lambda v: v.version)
+
+    def dump(self) -> dict[str, dict[str, bytes]]:
+        encode = msgspec.json.encode
+        with self._lock:
+            return {
+                "jobs": {str(k): encode(v) for k, v in self._jobs.items()},
+                "strategies": {str(k): encode(v) for k, v in self._strategies.items()},
+                "versions": {str(k): encode(v) for k, v in self._versions.items()},
+            }
+
+    def ping(self) -> None:
+        return None
+
+
+def _pick(source: dict[K, V], keys: Collection[K]) -> dict[K, V]:
+    return {k: source[k] for k in keys if k in source}

@@ -1,0 +1,228 @@
+"""The read model in SQL (SQLite by default, PostgreSQL in production) through SQLAlchemy Core.
+
+Each document is stored whole as msgspec JSON next to the columns that queries filter on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from adapters import cursors
+from commands.views import BacktestJobView, StrategyVersionView, StrategyView
+from domain.identity import strategy_id, strategy_version_id
+from projections.ports import Changes, Page
+
+D = TypeVar("D", bound=msgspec.Struct)
+_encode = msgspec.json.Encoder().encode
+
+
+class SqlReadStore:
+    """Read store on any SQLAlchemy engine; `prefix` names a separate set of tables."""
+
+    def __init__(self, engine: Engine, prefix: str = "") -> None:
+        self.engine = engine
+        self.prefix = prefix
+        md = sa.MetaData()
+        self.jobs = sa.Table(
+            f"{prefix}backtest_jobs", md,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("strategy", sa.String(64), nullable=False),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("sort_key", sa.BigInteger, nullable=False),
+            sa.Column("doc", sa.LargeBinary, nullable=False),
+            sa.Index(f"{prefix}ix_jobs_order", "sort_key", "id"),
+            sa.Index(f"{prefix}ix_jobs_strategy", "strategy", "sort_key"),
+            sa.Index(f"{prefix}ix_jobs_status", "status", "sort_key"),
+        )  # fmt: skip
+        self.strategies = sa.Table(
+            f"{prefix}strategies", md,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("name", sa.String(64), nullable=False, unique=True),
+            sa.Column("doc", sa.LargeBinary, nullable=False),
+        )  # fmt: skip
+        self.versions = sa.Table(
+            f"{prefix}strategy_versions", md,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("name", sa.String(64), nullable=False),
+            sa.Column("number", sa.Integer, nullable=False),
+            sa.Column("doc", sa.LargeBinary, nullable=False),
+            sa.Index(f"{prefix}ix_versions_name", "name", "number"),
+        )  # fmt: skip
+        self.positions = sa.Table(
+            f"{prefix}projection_positions", md,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("position", sa.BigInteger, nullable=False),
+        )  # fmt: skip
+        self.metadata = md
+
+    def create(self) -> None:
+        """Create the tables if they are missing (idempotent)."""
+        self.metadata.create_all(self.engine)
+
+    def reset(self) -> None:
+        self.metadata.drop_all(self.engine)
+        self.metadata.create_all(self.engine)
+
+    # --- writer side -------------------------------------------------------------------------
+
+    def position(self, projection: str) -> int:
+        with self.engine.connect() as conn:
+            value = conn.scalar(
+                sa.select(self.positions.c.position).where(self.positions.c.name == projection)
+            )
+        return int(value or 0)
+
+    def load_jobs(self, ids: Collection[UUID]) -> dict[UUID, BacktestJobView]:
+        return self._load(self.jobs, ids, BacktestJobView)
+
+    def load_strategies(self, ids: Collection[UUID]) -> dict[UUID, StrategyView]:
+        return self._load(self.strategies, ids, StrategyView)
+
+    def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]:
+        return self._load(self.versions, ids, StrategyVersionView)
+
+    def commit(self, projection: str, position: int, changes: Changes) -> None:
+        with self.engine.begin() as conn:
+            self._upsert(conn, self.jobs, [_job_row(v) for v in changes.jobs.values()])
+            self._upsert(
+                conn,
+                self.strategies,
+                [{"id": str(k), "name": v.name, "doc": _encode(v)} for k, v in changes.strategies.items()],
+            )
+            self._upsert(
+                conn,
+                self.versions,
+                [
+                    {"id": str(k), "name": v.name, "number": v.version, "doc": _encode(v)}
+                    for k, v in changes.versions.items()
+                ],
+            )
+            updated = conn.execute(
+                sa.update(self.positions)
+                .where(self.positions.c.name == projection)
+                .values(position=position)
+            ).rowcount
+            if not updated:
+                conn.execute(sa.insert(self.positions).values(name=projection, position=position))
+
+    # --- query side --------------------------------------------------------------------------
+
+    def get_job(self, job_id: UUID) -> BacktestJobView | None:
+        return self._load(self.jobs, [job_id], BacktestJobView).get(job_id)
+
+    def list_jobs(
+        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        t = self.jobs
+        query = sa.select(t.c.doc, t.c.sort_key, t.c.id)
+        if status:
+            query = query.where(t.c.status == status)
+        if strategy:
+            query = query.where(t.c.strategy == strategy)
+        if cursor:
+            key, tiebreak = cursors.decode_job_cursor(cursor)
+            query = query.where(
+                sa.or_(t.c.sort_key < key, sa.and_(t.c.sort_key == key, t.c.id < tiebreak))
+            )
+        query = query.order_by(t.c.sort_key.desc(), t.c.id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        items: list[msgspec.Struct] = [
+            msgspec.json.decode(r.doc, type=BacktestJobView) for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        next_cursor = cursors.encode(rows[limit - 1].sort_key, rows[limit - 1].id) if more else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    def get_strategy(self, name: str) -> StrategyView | None:
+        sid = strategy_id(name)
+        return self._load(self.strategies, [sid], StrategyView).get(sid)
+
+    def list_strategies(self, *, limit: int, cursor: str | None) -> Page:
+        t = self.strategies
+        query = sa.select(t.c.doc, t.c.name).order_by(t.c.name).limit(limit + 1)
+        if cursor:
+            query = query.where(t.c.name > cursors.decode_name_cursor(cursor))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        items: list[msgspec.Struct] = [
+            msgspec.json.decode(r.doc, type=StrategyView) for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return Page(items=items, next_cursor=cursors.encode(rows[limit - 1].name, "") if more else None)
+
+    def get_version(self, name: str, number: int) -> StrategyVersionView | None:
+        vid = strategy_version_id(name, number)
+        return self._load(self.versions, [vid], StrategyVersionView).get(vid)
+
+    def list_versions(self, name: str) -> Sequence[StrategyVersionView]:
+        t = self.versions
+        query = sa.select(t.c.doc).where(t.c.name == name).order_by(t.c.number)
+        with self.engine.connect() as conn:
+            return [msgspec.json.decode(d, type=StrategyVersionView) for d in conn.scalars(query)]
+
+    def dump(self) -> dict[str, dict[str, bytes]]:
+        out: dict[str, dict[str, bytes]] = {}
+        with self.engine.connect() as conn:
+            for name, table in (("jobs", self.jobs), ("strategies", self.strategies), ("versions", self.versions)):
+                out[name] = {r.id: bytes(r.doc) for r in conn.execute(sa.select(table.c.id, table.c.doc))}
+        return out
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.select(1))
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _load(self, table: sa.Table, ids: Collection[UUID], kind: type[D]) -> dict[UUID, D]:
+        if not ids:
+            return {}
+        keys = [str(i) for i in ids]
+        out: dict[UUID, D] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):  # keep IN lists within every database's limits
+                query = sa.select(table.c.id, table.c.doc).where(table.c.id.in_(keys[start : start + 500]))
+                for row in conn.execute(query):
+                    out[UUID(row.id)] = msgspec.json.decode(row.doc, type=kind)
+        return out
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert or replace rows by primary key, in bulk (one DELETE, one INSERT)."""
+        if not rows:
+            return
+        conn.execute(sa.delete(table).where(table.c.id.in_([r["id"] for r in rows])))
+        conn.execute(sa.insert(table), rows)
+
+
+def _job_row(view: BacktestJobView) -> dict[str, Any]:
+    return {
+        "id": str(view.id),
+        "strategy": view.strategy,
+        "status": view.status,
+        "sort_key": cursors.job_sort_key(view),
+        "doc": _encode(view),
+    }
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so readers never block the writer."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

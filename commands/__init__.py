@@ -1,0 +1,1 @@
+"""The command side: command messages, their handlers, and the event-store application."""

@@ -1,0 +1,94 @@
+"""Handlers of backtest commands: submit and cancel (the executor's commands join them later)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.backtest_job import BacktestJob, JobStatus
+from domain.identity import strategy_id, strategy_version_id
+from domain.strategy import Strategy
+from domain.strategy_version import StrategyVersion
+
+from commands.errors import NotFound, UnknownReference
+from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idempotent
+from commands.messages import CancelBacktest, SubmitBacktest
+from commands.store import EventStore
+from commands.views import BacktestJobView, job_view
+
+
+class BacktestCommands:
+    """Command handlers for BacktestJob aggregates."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def submit_backtest(
+        self, command: SubmitBacktest, actor: str, idempotency_key: str | None = None
+    ) -> tuple[BacktestJobView, Outcome]:
+        """Create a job for a registered strategy version; it waits for a worker."""
+
+        def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
+            version = self._strategy_version(command.strategy, command.strategy_version)
+            job = BacktestJob(
+                strategy=version.name,
+                strategy_version=version.number,
+                code_sha256=version.code_sha256,
+                pairs=command.pairs,
+                timeframe=command.timeframe,
+                timerange=command.timerange,
+                exchange=command.exchange,
+                stake_amount=command.stake_amount,
+                max_open_trades=command.max_open_trades,
+                starting_balance=command.starting_balance,
+                fee=command.fee,
+                submitted_by=actor,
+            )
+            view = job_view(job)
+            return view, self.store.commit(job, remember(view))
+
+        return run_idempotent(
+            self.store, actor, idempotency_key, command, BacktestJobView, execute
+        )
+
+    def cancel_backtest(
+        self, command: CancelBacktest, actor: str, idempotency_key: str | None = None
+    ) -> tuple[BacktestJobView, Outcome]:
+        """Ask a job to stop; a job no worker holds is cancelled at once."""
+
+        def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
+            job = self.job(command.job_id)
+            job.request_cancel(requested_by=actor)
+            if job.status is JobStatus.SUBMITTED:
+                job.cancel(reason=f"cancelled by {actor} before it started")
+            view = job_view(job)
+            return view, self.store.commit(job, remember(view))
+
+        return run_idempotent(
+            self.store, actor, idempotency_key, command, BacktestJobView, execute
+        )
+
+    def job(self, job_id: UUID) -> BacktestJob:
+        """Load a job or raise NotFound."""
+        job = self.store.load(job_id, "backtest job")
+        if not isinstance(job, BacktestJob):
+            raise NotFound("backtest job", str(job_id))
+        return job
+
+    def _strategy_version(self, name: str, number: int | None) -> StrategyVersion:
+        sid = strategy_id(name)
+        if not self.store.exists(sid):
+            raise UnknownReference("strategy", f"no strategy named {name!r} is registered")
+        strategy: Strategy = self.store.load(sid, "strategy", name)
+        wanted = strategy.latest_version if number is None else number
+        if wanted not in strategy.versions:
+            raise UnknownReference(
+                "strategy_version",
+                f"strategy {name!r} has versions 1..{strategy.latest_version}, not {wanted}",
+            )
+        version: StrategyVersion = self.store.load(
+            strategy_version_id(name, wanted), "strategy version", f"{name} v{wanted}"
+        )
+        return version
+
+
+__all__ = ["BacktestCommands", "IdempotencyRecord"]

@@ -1,0 +1,38 @@
+"""Command messages: what a client asks the system to do, as immutable msgspec structs."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+
+class SubmitBacktest(msgspec.Struct, frozen=True, kw_only=True):
+    """Run `strategy` (a registered version; latest when None) over pairs, timeframe, range."""
+
+    strategy: str
+    strategy_version: int | None = None
+    pairs: tuple[str, ...]
+    timeframe: str
+    timerange: str
+    exchange: str = "binance"
+    stake_amount: float | None = None
+    max_open_trades: int | None = None
+    starting_balance: float | None = None
+    fee: float | None = None
+
+
+class CancelBacktest(msgspec.Struct, frozen=True, kw_only=True):
+    """Stop a job that has not finished."""
+
+    job_id: UUID
+
+
+class RegisterStrategyVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """Register `code` as the next version of strategy `name`."""
+
+    name: str
+    code: str
+    parameters: dict[str, Any] = {}
+    description: str = ""

@@ -1,0 +1,57 @@
+"""Handlers of strategy catalog commands: register a version."""
+
+from __future__ import annotations
+
+from domain.identity import strategy_id
+from domain.strategy import Strategy, check_strategy_name
+from domain.strategy_version import StrategyVersion
+
+from commands.errors import ConcurrencyConflict
+from commands.idempotency import Outcome, Remember, run_idempotent
+from commands.messages import RegisterStrategyVersion
+from commands.store import EventStore
+from commands.views import StrategyVersionView, strategy_version_view
+
+# Two researchers registering at once race for the same number; the loser simply takes the next.
+_REGISTER_ATTEMPTS = 5
+
+
+class StrategyCommands:
+    """Command handlers for Strategy and StrategyVersion aggregates."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def register_strategy_version(
+        self, command: RegisterStrategyVersion, actor: str, idempotency_key: str | None = None
+    ) -> tuple[StrategyVersionView, Outcome]:
+        """Register the code as the next version of the strategy, creating the strategy if new."""
+        check_strategy_name(command.name)
+
+        def execute(remember: Remember[StrategyVersionView]) -> tuple[StrategyVersionView, int]:
+            for attempt in range(_REGISTER_ATTEMPTS):
+                sid = strategy_id(command.name)
+                if self.store.exists(sid):
+                    strategy: Strategy = self.store.load(sid, "strategy", command.name)
+                else:
+                    strategy = Strategy(name=command.name, created_by=actor)
+                version = StrategyVersion.register(
+                    name=command.name,
+                    number=strategy.next_version,
+                    code=command.code,
+                    parameters=command.parameters,
+                    description=command.description,
+                    registered_by=actor,
+                )
+                strategy.add_version(version.number, version.id, version.code_sha256)
+                view = strategy_version_view(version)
+                try:
+                    return view, self.store.commit(strategy, version, remember(view))
+                except ConcurrencyConflict:
+                    if attempt == _REGISTER_ATTEMPTS - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        return run_idempotent(
+            self.store, actor, idempotency_key, command, StrategyVersionView, execute
+        )

@@ -1,0 +1,123 @@
+"""Views: how aggregates look from outside. Commands return them; projections store them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from domain.backtest_job import BacktestJob
+from domain.strategy_version import StrategyVersion
+
+
+class Progress(msgspec.Struct, frozen=True):
+    """How far the running attempt got: `phase` (dataload, analyze, backtest, ...) and 0..1."""
+
+    phase: str | None = None
+    fraction: float = 0.0
+
+
+class BacktestJobView(msgspec.Struct, frozen=True, kw_only=True):
+    """One backtest job as clients see it."""
+
+    id: UUID
+    strategy: str
+    strategy_version: int
+    code_sha256: str
+    pairs: tuple[str, ...]
+    timeframe: str
+    timerange: str
+    exchange: str
+    stake_amount: float | None
+    max_open_trades: int | None
+    starting_balance: float | None
+    fee: float | None
+    status: str
+    progress: Progress
+    attempt: int
+    worker: str | None
+    submitted_by: str
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    cancel_requested: bool
+    summary: dict[str, float | int | None] | None
+    version: int
+
+
+class StrategyVersionView(msgspec.Struct, frozen=True, kw_only=True):
+    """One registered version of a strategy."""
+
+    id: UUID
+    name: str
+    version: int
+    code_sha256: str
+    code: str
+    parameters: dict[str, Any]
+    description: str
+    stage: str
+    registered_by: str
+    registered_at: datetime
+    aggregate_version: int
+
+
+class StrategyView(msgspec.Struct, frozen=True, kw_only=True):
+    """A strategy in the catalog: its versions and which version holds each stage."""
+
+    name: str
+    latest_version: int
+    versions: tuple[int, ...]
+    stages: dict[str, int | None]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def job_view(job: BacktestJob) -> BacktestJobView:
+    """The view of a job as its aggregate holds it right now."""
+    return BacktestJobView(
+        id=job.id,
+        strategy=job.strategy,
+        strategy_version=job.strategy_version,
+        code_sha256=job.code_sha256,
+        pairs=job.pairs,
+        timeframe=job.timeframe,
+        timerange=job.timerange,
+        exchange=job.exchange,
+        stake_amount=job.stake_amount,
+        max_open_trades=job.max_open_trades,
+        starting_balance=job.starting_balance,
+        fee=job.fee,
+        status=job.status.value,
+        progress=Progress(job.progress_phase, job.progress_fraction),
+        attempt=job.attempt,
+        worker=job.worker,
+        submitted_by=job.submitted_by,
+        submitted_at=job.created_on,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error=job.error,
+        cancel_requested=job.cancel_requested_by is not None,
+        summary=job.summary,
+        version=job.version,
+    )
+
+
+def strategy_version_view(version: StrategyVersion) -> StrategyVersionView:
+    """The view of a strategy version as its aggregate holds it right now."""
+    return StrategyVersionView(
+        id=version.id,
+        name=version.name,
+        version=version.number,
+        code_sha256=version.code_sha256,
+        code=version.code,
+        parameters=version.parameters,
+        description=version.description,
+        stage=version.stage.value,
+        registered_by=version.registered_by,
+        registered_at=version.created_on,
+        aggregate_version=version.version,
+    )

@@ -1,0 +1,1 @@
+"""The TradAI domain: aggregates, their events and invariants (stdlib + eventsourcing.domain only)."""

@@ -1,0 +1,229 @@
+"""The BacktestJob aggregate: one requested backtest and its life from submission to a final state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import IllegalTransition, InvalidValue
+from domain.market import check_exchange, check_pair, check_timeframe, parse_timerange
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life; the last three are final."""
+
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# A result summary is a flat mapping of metric name to number (or None when freqtrade has none).
+ResultSummary = dict[str, float | int | None]
+
+
+class BacktestJob(Aggregate):
+    """A backtest of one registered strategy version over given pairs, timeframe and range."""
+
+    class Submitted(Aggregate.Created):
+        """A researcher asked for a backtest; it waits for a worker."""
+
+        strategy: str
+        strategy_version: int
+        code_sha256: str
+        pairs: tuple[str, ...]
+        timeframe: str
+        timerange: str
+        exchange: str
+        stake_amount: float | None
+        max_open_trades: int | None
+        starting_balance: float | None
+        fee: float | None
+        submitted_by: str
+
+    class Started(Aggregate.Event):
+        """A worker claimed the job and began run number `attempt`."""
+
+        attempt: int
+        worker: str
+
+        def apply(self, job: BacktestJob) -> None:
+            job.status = JobStatus.RUNNING
+            job.attempt = self.attempt
+            job.worker = self.worker
+            job.started_at = self.timestamp
+            job.progress_phase = None
+            job.progress_fraction = 0.0
+
+    class ProgressReported(Aggregate.Event):
+        """The running attempt reached `fraction` (0..1) of its current `phase`."""
+
+        phase: str
+        fraction: float
+
+        def apply(self, job: BacktestJob) -> None:
+            job.progress_phase = self.phase
+            job.progress_fraction = self.fraction
+
+    class Completed(Aggregate.Event):
+        """The run finished and produced a result; `summary` holds its headline metrics."""
+
+        summary: dict[str, float | int | None]
+
+        def apply(self, job: BacktestJob) -> None:
+            job.status = JobStatus.COMPLETED
+            job.summary = dict(self.summary)
+            job.progress_fraction = 1.0
+            job.finished_at = self.timestamp
+
+    class Failed(Aggregate.Event):
+        """The job ended without a result; `reason` says why in words a person can act on."""
+
+        reason: str
+
+        def apply(self, job: BacktestJob) -> None:
+            job.status = JobStatus.FAILED
+            job.error = self.reason
+            job.finished_at = self.timestamp
+
+    class CancelRequested(Aggregate.Event):
+        """Someone asked to stop the job; a running worker stops and confirms with Cancelled."""
+
+        requested_by: str
+
+        def apply(self, job: BacktestJob) -> None:
+            job.cancel_requested_by = self.requested_by
+
+    class Cancelled(Aggregate.Event):
+        """The job was stopped before it finished."""
+
+        reason: str
+
+        def apply(self, job: BacktestJob) -> None:
+            job.status = JobStatus.CANCELLED
+            job.error = self.reason
+            job.finished_at = self.timestamp
+
+    @event(Submitted)
+    def __init__(
+        self,
+        strategy: str,
+        strategy_version: int,
+        code_sha256: str,
+        pairs: tuple[str, ...],
+        timeframe: str,
+        timerange: str,
+        exchange: str,
+        stake_amount: float | None,
+        max_open_trades: int | None,
+        starting_balance: float | None,
+        fee: float | None,
+        submitted_by: str,
+    ) -> None:
+        if not pairs:
+            raise InvalidValue("pairs", "at least one pair is required")
+        if len(set(pairs)) != len(pairs):
+            raise InvalidValue("pairs", "a pair is listed twice")
+        for index, pair in enumerate(pairs):
+            check_pair(pair, f"pairs[{index}]")
+        check_timeframe(timeframe)
+        parse_timerange(timerange)
+        check_exchange(exchange)
+        _check_positive("stake_amount", stake_amount)
+        _check_positive("max_open_trades", max_open_trades)
+        _check_positive("starting_balance", starting_balance)
+        if fee is not None and not 0.0 <= fee < 0.1:
+            raise InvalidValue("fee", f"a fee is a ratio between 0 and 0.1, got {fee}")
+        self.strategy = strategy
+        self.strategy_version = strategy_version
+        self.code_sha256 = code_sha256
+        self.pairs = tuple(pairs)
+        self.timeframe = timeframe
+        self.timerange = timerange
+        self.exchange = exchange
+        self.stake_amount = stake_amount
+        self.max_open_trades = max_open_trades
+        self.starting_balance = starting_balance
+        self.fee = fee
+        self.submitted_by = submitted_by
+        self.status = JobStatus.SUBMITTED
+        self.attempt = 0
+        self.worker: str | None = None
+        self.progress_phase: str | None = None
+        self.progress_fraction = 0.0
+        self.started_at: datetime | None = None
+        self.finished_at: datetime | None = None
+        self.error: str | None = None
+        self.summary: ResultSummary | None = None
+        self.cancel_requested_by: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """True once the job completed, failed or was cancelled; nothing changes it after."""
+        return self.status in FINAL_STATUSES
+
+    def start(self, attempt: int, worker: str) -> None:
+        """A worker claims the job for run `attempt` (the next attempt number)."""
+        if self.status is not JobStatus.SUBMITTED or self.cancel_requested_by is not None:
+            raise IllegalTransition("backtest job", self._state_name(), "start")
+        if attempt != self.attempt + 1:
+            raise InvalidValue("attempt", f"expected attempt {self.attempt + 1}, got {attempt}")
+        if not worker:
+            raise InvalidValue("worker", "a worker name is required")
+        self.trigger_event(self.Started, attempt=attempt, worker=worker)
+
+    def report_progress(self, phase: str, fraction: float) -> None:
+        """The running attempt reports how far it got."""
+        if self.status is not JobStatus.RUNNING:
+            raise IllegalTransition("backtest job", self._state_name(), "report progress")
+        if not 0.0 <= fraction <= 1.0:
+            raise InvalidValue("fraction", f"must be between 0 and 1, got {fraction}")
+        if not phase:
+            raise InvalidValue("phase", "a phase name is required")
+        self.trigger_event(self.ProgressReported, phase=phase, fraction=fraction)
+
+    def complete(self, summary: ResultSummary) -> None:
+        """The running attempt produced a result."""
+        if self.status is not JobStatus.RUNNING:
+            raise IllegalTransition("backtest job", self._state_name(), "complete")
+        self.trigger_event(self.Completed, summary=dict(summary))
+
+    def fail(self, reason: str) -> None:
+        """The job cannot produce a result; allowed from any state that is not final."""
+        if self.is_final:
+            raise IllegalTransition("backtest job", self._state_name(), "fail")
+        if not reason:
+            raise InvalidValue("reason", "a failure needs a reason")
+        self.trigger_event(self.Failed, reason=reason)
+
+    def request_cancel(self, requested_by: str) -> bool:
+        """Ask the job to stop; returns False when a cancel was already requested (no new event)."""
+        if self.is_final:
+            raise IllegalTransition("backtest job", self._state_name(), "cancel")
+        if self.cancel_requested_by is not None:
+            return False
+        self.trigger_event(self.CancelRequested, requested_by=requested_by)
+        return True
+
+    def cancel(self, reason: str) -> None:
+        """Stop the job: at once when no worker has it, or when its worker confirms a request."""
+        if self.is_final:
+            raise IllegalTransition("backtest job", self._state_name(), "cancel")
+        if self.status is JobStatus.RUNNING and self.cancel_requested_by is None:
+            raise IllegalTransition("backtest job", "running without a cancel request", "cancel")
+        self.trigger_event(self.Cancelled, reason=reason)
+
+    def _state_name(self) -> str:
+        if self.cancel_requested_by is not None and not self.is_final:
+            return f"{self.status.value} (cancel requested)"
+        return self.status.value
+
+
+def _check_positive(field: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise InvalidValue(field, f"must be greater than 0, got {value}")

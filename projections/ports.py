@@ -1,0 +1,78 @@
+"""Ports of the read side: what projectors need from a read store and what queries ask of it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+from uuid import UUID
+
+import msgspec
+
+from commands.store import StoredEvent
+from commands.views import BacktestJobView, StrategyVersionView, StrategyView
+
+
+class Page(msgspec.Struct, frozen=True):
+    """One page of a list and the opaque cursor of the next page (None on the last)."""
+
+    items: list[msgspec.Struct]
+    next_cursor: str | None
+
+
+class Changes(msgspec.Struct):
+    """Documents a batch of events changed, to be written with the new position in one go."""
+
+    jobs: dict[UUID, BacktestJobView] = {}
+    strategies: dict[UUID, StrategyView] = {}
+    versions: dict[UUID, StrategyVersionView] = {}
+
+
+class EventSource(Protocol):
+    """The ordered log of every event (the event store's notification log)."""
+
+    def read(self, after: int, limit: int) -> list[StoredEvent]: ...
+
+    def max_position(self) -> int: ...
+
+
+class ReadModelWriter(Protocol):
+    """What the read-model projector needs: load documents, then write changes plus position."""
+
+    def position(self, projection: str) -> int: ...
+
+    def load_jobs(self, ids: Collection[UUID]) -> dict[UUID, BacktestJobView]: ...
+
+    def load_strategies(self, ids: Collection[UUID]) -> dict[UUID, StrategyView]: ...
+
+    def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]: ...
+
+    def commit(self, projection: str, position: int, changes: Changes) -> None:
+        """Write the changed documents and the projection's new position atomically."""
+
+
+class ReadModelQueries(Protocol):
+    """What query endpoints ask of the read model; never the event store."""
+
+    def get_job(self, job_id: UUID) -> BacktestJobView | None: ...
+
+    def list_jobs(
+        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
+    ) -> Page: ...
+
+    def get_strategy(self, name: str) -> StrategyView | None: ...
+
+    def list_strategies(self, *, limit: int, cursor: str | None) -> Page: ...
+
+    def get_version(self, name: str, number: int) -> StrategyVersionView | None: ...
+
+    def list_versions(self, name: str) -> Sequence[StrategyVersionView]: ...
+
+
+class ReadStore(ReadModelWriter, ReadModelQueries, Protocol):
+    """A read store serves both sides, and can be reset and dumped for rebuilds."""
+
+    def reset(self) -> None:
+        """Drop every document and position (a fresh, empty read model)."""
+
+    def dump(self) -> dict[str, dict[str, bytes]]:
+        """Every document per table, encoded, to compare two read models."""

@@ -1,0 +1,107 @@
+"""Runs a subscriber in a thread: reads the log from its own position, woken after each commit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+from commands.store import StoredEvent
+from projections.ports import EventSource
+
+log = logging.getLogger(__name__)
+
+
+class Subscriber(Protocol):
+    """Something that processes the event stream and remembers how far it got."""
+
+    name: str
+
+    def position(self) -> int:
+        """The position of the last event it processed (0 before any)."""
+
+    def handle(self, events: Sequence[StoredEvent]) -> None:
+        """Process events in order and record the last one's position with the work."""
+
+
+class SubscriberRunner:
+    """Feeds one subscriber from the event source on its own thread.
+
+    `wake()` (called after each local commit) ends the wait at once; `poll_interval` catches
+    events written by other processes. A failing batch is retried with back-off, never skipped.
+    """
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        source: EventSource,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.subscriber = subscriber
+        self.source = source
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.last_error: str | None = None
+        self._position = 0
+        self._progress = threading.Condition()
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def name(self) -> str:
+        return self.subscriber.name
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def start(self) -> None:
+        self._position = self.subscriber.position()
+        self._thread = threading.Thread(target=self._run, name=f"subscriber-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self, _position: int | None = None) -> None:
+        self._wakeup.set()
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Block until the subscriber has processed `position`; False on timeout."""
+        with self._progress:
+            return self._progress.wait_for(lambda: self._position >= position, timeout)
+
+    def run_once(self) -> int:
+        """Process one batch if any is waiting; return how many events it held."""
+        events = self.source.read(self._position, self.batch_size)
+        if events:
+            self.subscriber.handle(events)
+            with self._progress:
+                self._position = events[-1].position
+                self._progress.notify_all()
+        return len(events)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            try:
+                processed = self.run_once()
+                self.last_error = None
+                backoff = 0.1
+            except Exception as error:  # a broken batch must not kill the thread; retry it
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.exception("subscriber %s failed at position %s", self.name, self._position)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                self._position = self.subscriber.position()
+                continue
+            if processed < self.batch_size:
+                self._wakeup.wait(self.poll_interval)
