@@ -6,10 +6,7 @@ import base64
 from uuid import UUID
 
 from commands.views import BacktestJobView
-
-
-class BadCursor(ValueError):
-    """The cursor was not made by this service (or was altered)."""
+from projections.ports import BadCursor
 
 
 def job_sort_key(view: BacktestJobView) -> int:

@@ -37,7 +37,9 @@ def event_store_env(url: str) -> dict[str, str]:
             "MAPPER_TOPIC": MAPPER_TOPIC,
         }
         return env
-    raise ValueError(f"unsupported event store URL {url!r}: use sqlite:///, postgresql:// or memory://")
+    raise ValueError(
+        f"unsupported event store URL {url!r}: use sqlite:///, postgresql:// or memory://"
+    )
 
 
 def open_event_store(url: str) -> EventStore:

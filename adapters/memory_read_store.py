@@ -12,7 +12,7 @@ import msgspec
 from adapters import cursors
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
-from projections.ports import Changes, Page
+from projections.ports import Changes, Page, PositionMoved
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -44,8 +44,10 @@ class InMemoryReadStore:
     def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]:
         return _pick(self._versions, ids)
 
-    def commit(self, projection: str, position: int, changes: Changes) -> None:
+    def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         with self._lock:
+            if self._positions.get(projection, 0) != expected:
+                raise PositionMoved(f"{projection} is not at {expected}")
             self._jobs.update(changes.jobs)
             self._strategies.update(changes.strategies)
             self._versions.update(changes.versions)
@@ -68,9 +70,11 @@ class InMemoryReadStore:
             after = cursors.decode_job_cursor(cursor)
             keyed = [t for t in keyed if (t[0], t[1]) < after]
         keyed = [
-            t for t in keyed
-            if (status is None or t[2].status == status) and (strategy is None or t[2].strategy == strategy)
-        ]  # fmt: skip
+            t
+            for t in keyed
+            if (status is None or t[2].status == status)
+            and (strategy is None or t[2].strategy == strategy)
+        ]
         page = keyed[:limit]
         next_cursor = cursors.encode(page[-1][0], page[-1][1]) if len(keyed) > limit else None
         return Page(items=[t[2] for t in page], next_cursor=next_cursor)

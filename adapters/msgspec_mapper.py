@@ -1,10 +1,10 @@
-"""Stores domain events as JSON with msgspec, decoding each event with its own class's type hints."""
+"""Stores domain events as msgspec JSON, decoding each event with its class's type hints."""
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Hashable
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar, cast
 
 import msgspec
@@ -23,7 +23,7 @@ _encoder = msgspec.json.Encoder()
 _untyped = msgspec.json.Decoder(dict[str, Any])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _state_type(event_class: type) -> type[msgspec.Struct]:
     """A msgspec Struct with the event's fields, so decoding restores UUIDs, datetimes, tuples."""
     fields: list[tuple[str, Any]] = []
@@ -34,7 +34,7 @@ def _state_type(event_class: type) -> type[msgspec.Struct]:
     return msgspec.defstruct(f"{event_class.__qualname__}State", fields)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _decoder(event_class: type) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(_state_type(event_class))
 
@@ -82,19 +82,19 @@ class MsgspecMapper(Mapper[Any]):
         convert_id = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
         state["originator_id"] = convert_id(stored_event.originator_id)
         state["originator_version"] = stored_event.originator_version
-        domain_event = object.__new__(cls)
+        domain_event: Any = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", state)
         return cast(DomainEventProtocol[Any], domain_event)
 
     @staticmethod
-    def _decode(cls: type, data: bytes) -> dict[str, Any]:
-        class_version = getattr(cls, "class_version", 1)
+    def _decode(event_class: type, data: bytes) -> dict[str, Any]:
+        class_version = getattr(event_class, "class_version", 1)
         if class_version == 1:  # only classes past version 1 can have older stored shapes
-            return _as_dict(_decoder(cls).decode(data))
+            return _as_dict(_decoder(event_class).decode(data))
         # An older shape: upcast the plain dict step by step, then convert it to the typed state.
         raw = _untyped.decode(data)
         from_version = raw.pop("class_version", 1)
         while from_version < class_version:
-            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(raw)
+            getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(raw)
             from_version += 1
-        return _as_dict(msgspec.convert(raw, _state_type(cls), strict=False))
+        return _as_dict(msgspec.convert(raw, _state_type(event_class), strict=False))

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from adapters import cursors
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
-from projections.ports import Changes, Page
+from projections.ports import Changes, Page, PositionMoved
 
 D = TypeVar("D", bound=msgspec.Struct)
 _encode = msgspec.json.Encoder().encode
@@ -87,13 +87,25 @@ class SqlReadStore:
     def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]:
         return self._load(self.versions, ids, StrategyVersionView)
 
-    def commit(self, projection: str, position: int, changes: Changes) -> None:
+    def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
+        try:
+            self._commit(projection, expected, position, changes)
+        except (
+            sa.exc.IntegrityError
+        ) as error:  # two first-ever writers raced to insert the position
+            raise PositionMoved(f"{projection} was moved by another writer") from error
+
+    def _commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         with self.engine.begin() as conn:
+            self._move_position(conn, projection, expected, position)
             self._upsert(conn, self.jobs, [_job_row(v) for v in changes.jobs.values()])
             self._upsert(
                 conn,
                 self.strategies,
-                [{"id": str(k), "name": v.name, "doc": _encode(v)} for k, v in changes.strategies.items()],
+                [
+                    {"id": str(k), "name": v.name, "doc": _encode(v)}
+                    for k, v in changes.strategies.items()
+                ],
             )
             self._upsert(
                 conn,
@@ -103,13 +115,47 @@ class SqlReadStore:
                     for k, v in changes.versions.items()
                 ],
             )
-            updated = conn.execute(
-                sa.update(self.positions)
-                .where(self.positions.c.name == projection)
-                .values(position=position)
-            ).rowcount
-            if not updated:
-                conn.execute(sa.insert(self.positions).values(name=projection, position=position))
+
+    def _move_position(
+        self, conn: Connection, projection: str, expected: int, position: int
+    ) -> None:
+        """Compare-and-set the position first, so a racing writer fails before writing documents."""
+        p = self.positions
+        moved = conn.execute(
+            sa.update(p)
+            .where(p.c.name == projection, p.c.position == expected)
+            .values(position=position)
+        ).rowcount
+        if moved == 1:
+            return
+        current = conn.scalar(sa.select(p.c.position).where(p.c.name == projection))
+        if current is None and expected == 0:
+            conn.execute(sa.insert(p).values(name=projection, position=position))
+            return
+        raise PositionMoved(f"{projection} is at {current}, not at {expected}")
+
+    def replace_with(self, source: SqlReadStore, projection: str = "read_model") -> None:
+        """Replace this store's documents and position with `source`'s, in one transaction."""
+        with self.engine.begin() as conn:
+            for mine, theirs in (
+                (self.jobs, source.jobs),
+                (self.strategies, source.strategies),
+                (self.versions, source.versions),
+            ):
+                conn.execute(sa.delete(mine))
+                conn.execute(sa.insert(mine).from_select(list(theirs.c.keys()), sa.select(theirs)))
+            conn.execute(sa.delete(self.positions).where(self.positions.c.name == projection))
+            conn.execute(
+                sa.insert(self.positions).from_select(
+                    ["name", "position"],
+                    sa.select(source.positions.c.name, source.positions.c.position).where(
+                        source.positions.c.name == projection
+                    ),
+                )
+            )
+
+    def drop(self) -> None:
+        self.metadata.drop_all(self.engine)
 
     # --- query side --------------------------------------------------------------------------
 
@@ -155,7 +201,9 @@ class SqlReadStore:
             msgspec.json.decode(r.doc, type=StrategyView) for r in rows[:limit]
         ]
         more = len(rows) > limit
-        return Page(items=items, next_cursor=cursors.encode(rows[limit - 1].name, "") if more else None)
+        return Page(
+            items=items, next_cursor=cursors.encode(rows[limit - 1].name, "") if more else None
+        )
 
     def get_version(self, name: str, number: int) -> StrategyVersionView | None:
         vid = strategy_version_id(name, number)
@@ -170,8 +218,14 @@ class SqlReadStore:
     def dump(self) -> dict[str, dict[str, bytes]]:
         out: dict[str, dict[str, bytes]] = {}
         with self.engine.connect() as conn:
-            for name, table in (("jobs", self.jobs), ("strategies", self.strategies), ("versions", self.versions)):
-                out[name] = {r.id: bytes(r.doc) for r in conn.execute(sa.select(table.c.id, table.c.doc))}
+            for name, table in (
+                ("jobs", self.jobs),
+                ("strategies", self.strategies),
+                ("versions", self.versions),
+            ):
+                out[name] = {
+                    r.id: bytes(r.doc) for r in conn.execute(sa.select(table.c.id, table.c.doc))
+                }
         return out
 
     def ping(self) -> None:
@@ -187,7 +241,9 @@ class SqlReadStore:
         out: dict[UUID, D] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(keys), 500):  # keep IN lists within every database's limits
-                query = sa.select(table.c.id, table.c.doc).where(table.c.id.in_(keys[start : start + 500]))
+                query = sa.select(table.c.id, table.c.doc).where(
+                    table.c.id.in_(keys[start : start + 500])
+                )
                 for row in conn.execute(query):
                     out[UUID(row.id)] = msgspec.json.decode(row.doc, type=kind)
         return out

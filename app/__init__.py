@@ -1,0 +1,1 @@
+"""The application: settings, wiring, the Litestar API and the `tradai` command line."""

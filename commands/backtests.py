@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from domain.backtest_job import BacktestJob, JobStatus
-from domain.identity import strategy_id, strategy_version_id
-from domain.strategy import Strategy
-from domain.strategy_version import StrategyVersion
-
 from commands.errors import NotFound, UnknownReference
 from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idempotent
 from commands.messages import CancelBacktest, SubmitBacktest
 from commands.store import EventStore
 from commands.views import BacktestJobView, job_view
+from domain.backtest_job import BacktestJob, JobStatus
+from domain.identity import strategy_id, strategy_version_id
+from domain.strategy import Strategy
+from domain.strategy_version import StrategyVersion
 
 
 class BacktestCommands:
@@ -46,9 +45,7 @@ class BacktestCommands:
             view = job_view(job)
             return view, self.store.commit(job, remember(view))
 
-        return run_idempotent(
-            self.store, actor, idempotency_key, command, BacktestJobView, execute
-        )
+        return run_idempotent(self.store, actor, idempotency_key, command, BacktestJobView, execute)
 
     def cancel_backtest(
         self, command: CancelBacktest, actor: str, idempotency_key: str | None = None
@@ -63,9 +60,7 @@ class BacktestCommands:
             view = job_view(job)
             return view, self.store.commit(job, remember(view))
 
-        return run_idempotent(
-            self.store, actor, idempotency_key, command, BacktestJobView, execute
-        )
+        return run_idempotent(self.store, actor, idempotency_key, command, BacktestJobView, execute)
 
     def job(self, job_id: UUID) -> BacktestJob:
         """Load a job or raise NotFound."""

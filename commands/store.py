@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
 from commands.errors import ConcurrencyConflict, NotFound
@@ -88,6 +88,6 @@ class EventStore(Application[UUID]):
         """Position of the newest event, 0 when the store is empty."""
         return self.recorder.max_notification_id() or 0
 
-    def aggregate_events(self, aggregate_id: UUID) -> Sequence[DomainEventProtocol[UUID]]:
+    def aggregate_events(self, aggregate_id: UUID) -> Sequence[Any]:
         """Every event of one aggregate, oldest first."""
         return list(self.events.get(aggregate_id))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from domain.identity import strategy_id
-from domain.strategy import Strategy, check_strategy_name
-from domain.strategy_version import StrategyVersion
-
 from commands.errors import ConcurrencyConflict
 from commands.idempotency import Outcome, Remember, run_idempotent
 from commands.messages import RegisterStrategyVersion
 from commands.store import EventStore
 from commands.views import StrategyVersionView, strategy_version_view
+from domain.identity import strategy_id
+from domain.strategy import Strategy, check_strategy_name
+from domain.strategy_version import StrategyVersion
 
 # Two researchers registering at once race for the same number; the loser simply takes the next.
 _REGISTER_ATTEMPTS = 5

@@ -1,1 +1,1 @@
-"""The TradAI domain: aggregates, their events and invariants (stdlib + eventsourcing.domain only)."""
+"""The TradAI domain: aggregates, events, invariants (stdlib and eventsourcing.domain only)."""

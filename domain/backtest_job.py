@@ -1,4 +1,4 @@
-"""The BacktestJob aggregate: one requested backtest and its life from submission to a final state."""
+"""The BacktestJob aggregate: one requested backtest, from submission to a final state."""
 
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.backtest_job import BacktestJob, JobStatus
 from msgspec.structs import replace
 
 from commands.views import BacktestJobView, Progress
+from domain.backtest_job import BacktestJob, JobStatus
 
 
 def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.strategy import Strategy
-from domain.strategy_version import Stage, StrategyVersion
 from msgspec.structs import replace
 
 from commands.views import StrategyVersionView, StrategyView
+from domain.strategy import Strategy
+from domain.strategy_version import Stage, StrategyVersion
 
 # The stages a version can hold for a strategy; 'registered' and 'retired' are not slots.
 STAGE_SLOTS = (Stage.STAGING.value, Stage.PRODUCTION.value)

@@ -12,6 +12,14 @@ from commands.store import StoredEvent
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 
 
+class BadCursor(ValueError):
+    """A list cursor that this service did not make (or that was altered)."""
+
+
+class PositionMoved(RuntimeError):
+    """Another writer (a replica, or a rebuild's swap) moved the projection's position first."""
+
+
 class Page(msgspec.Struct, frozen=True):
     """One page of a list and the opaque cursor of the next page (None on the last)."""
 
@@ -46,8 +54,11 @@ class ReadModelWriter(Protocol):
 
     def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]: ...
 
-    def commit(self, projection: str, position: int, changes: Changes) -> None:
-        """Write the changed documents and the projection's new position atomically."""
+    def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
+        """Write the changes and move the position from `expected` to `position` atomically.
+
+        Raises PositionMoved (writing nothing) when the stored position is not `expected`.
+        """
 
 
 class ReadModelQueries(Protocol):

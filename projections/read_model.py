@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from commands.store import StoredEvent
 from domain.backtest_job import BacktestJob
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
-
-from commands.store import StoredEvent
 from projections.backtest_jobs import project_job
 from projections.catalog import project_strategy, project_version
 from projections.ports import Changes, ReadModelWriter
@@ -30,7 +29,7 @@ class ReadModelProjector:
     def position(self) -> int:
         return self.store.position(self.name)
 
-    def handle(self, events: Sequence[StoredEvent]) -> None:
+    def handle(self, events: Sequence[StoredEvent], after: int) -> None:
         if not events:
             return
         changes = Changes(
@@ -41,11 +40,11 @@ class ReadModelProjector:
         touched: Changes = Changes(jobs={}, strategies={}, versions={})
         for stored in events:
             _apply(stored.event, changes, touched)
-        self.store.commit(self.name, events[-1].position, touched)
+        self.store.commit(self.name, after, events[-1].position, touched)
 
 
 def _ids(events: Sequence[StoredEvent], kind: type) -> set[UUID]:
-    return {e.event.originator_id for e in events if isinstance(e.event, kind)}
+    return {e.event.originator_id for e in events if isinstance(e.event, kind)}  # type: ignore[attr-defined]
 
 
 def _apply(event: Any, current: Changes, touched: Changes) -> None:

@@ -31,7 +31,7 @@ def rebuild_read_model(
         events = source.read(position, batch_size)
         if not events:
             break
-        projector.handle(events)
+        projector.handle(events, position)
         position = events[-1].position
         count += len(events)
     return RebuildReport(events=count, position=position, seconds=time.perf_counter() - started)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from commands.store import StoredEvent
-from projections.ports import EventSource
+from projections.ports import EventSource, PositionMoved
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,11 @@ class Subscriber(Protocol):
     def position(self) -> int:
         """The position of the last event it processed (0 before any)."""
 
-    def handle(self, events: Sequence[StoredEvent]) -> None:
-        """Process events in order and record the last one's position with the work."""
+    def handle(self, events: Sequence[StoredEvent], after: int) -> None:
+        """Process events (all after position `after`) and record the last position with the work.
+
+        Raises PositionMoved when someone else moved the recorded position in the meantime.
+        """
 
 
 class SubscriberRunner:
@@ -61,7 +64,9 @@ class SubscriberRunner:
 
     def start(self) -> None:
         self._position = self.subscriber.position()
-        self._thread = threading.Thread(target=self._run, name=f"subscriber-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"subscriber-{self.name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -80,9 +85,17 @@ class SubscriberRunner:
 
     def run_once(self) -> int:
         """Process one batch if any is waiting; return how many events it held."""
-        events = self.source.read(self._position, self.batch_size)
+        after = self._position
+        events = self.source.read(after, self.batch_size)
         if events:
-            self.subscriber.handle(events)
+            try:
+                self.subscriber.handle(events, after)
+            except PositionMoved:
+                # A replica or a rebuild wrote first: continue from where the store says.
+                with self._progress:
+                    self._position = self.subscriber.position()
+                    self._progress.notify_all()
+                return len(events)
             with self._progress:
                 self._position = events[-1].position
                 self._progress.notify_all()

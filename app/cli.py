@@ -1,0 +1,89 @@
+"""The `tradai` command line: serve the API, mint local tokens, rebuild read models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from app.auth import Role, mint_token
+from app.secrets import jwt_secret
+from app.settings import DESCRIPTIONS, PREFIX, Settings, SettingsError, load_settings
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help="TradAI Backend")
+projections_cli = typer.Typer(no_args_is_help=True, help="Read models built from the event store.")
+cli.add_typer(projections_cli, name="projections")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address (BACKEND_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (BACKEND_PORT)")] = None,
+) -> None:
+    """Serve the API with the settings from the environment."""
+    import uvicorn
+
+    from app.factory import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@cli.command()
+def token(
+    sub: Annotated[str, typer.Option(help="the user the token speaks for")],
+    role: Annotated[list[Role], typer.Option(help="a role; repeat for several")],
+    ttl: Annotated[int | None, typer.Option(help="lifetime in seconds")] = None,
+) -> None:
+    """Mint a token signed with the local secret (BACKEND_JWT_SECRET or data_dir/jwt-secret)."""
+    settings = _settings()
+    typer.echo(
+        mint_token(
+            jwt_secret(settings), sub, [r.value for r in role], ttl or settings.jwt_ttl_seconds
+        )
+    )
+
+
+@cli.command("settings")
+def show_settings() -> None:
+    """Print every setting with its environment variable, current value and meaning."""
+    settings = _settings()
+    for name in Settings.__struct_fields__:
+        value = getattr(settings, name)
+        if name == "jwt_secret" and value:
+            value = "(set)"
+        typer.echo(f"{PREFIX}{name.upper():<32} {value!s:<40} {DESCRIPTIONS[name]}")
+
+
+@projections_cli.command("rebuild")
+def rebuild(
+    batch_size: Annotated[int, typer.Option(help="events per transaction")] = 2000,
+) -> None:
+    """Replay the event store into fresh read-model tables, then swap them in."""
+    from app.rebuild import rebuild_and_swap
+
+    report = rebuild_and_swap(_settings(), batch_size)
+    rate = report.events / report.seconds if report.seconds else 0.0
+    typer.echo(
+        f"rebuilt the read model from {report.events} events up to position {report.position} "
+        f"in {report.seconds:.2f} s ({rate:,.0f} events/s)"
+    )
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,50 @@
+"""Liveness and readiness: public, for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get
+
+from app.bootstrap import Container
+from app.schemas import Health
+
+# A subscriber further behind than this is 'lagging' and the replica is not ready.
+MAX_LAG = 10_000
+
+
+class HealthController(Controller):
+    path = ""
+    tags = ["operations"]
+
+    @get("/health", sync_to_thread=False)
+    def health(self) -> Health:
+        """The process is alive."""
+        return Health(status="ok")
+
+    @get("/ready", sync_to_thread=True)
+    def ready(self, container: Container) -> Response[Health]:
+        """The event store and read model answer and every subscriber keeps up."""
+        checks: dict[str, str] = {}
+        try:
+            head = container.store.max_position()
+            checks["event_store"] = "ok"
+        except Exception as error:
+            head = 0
+            checks["event_store"] = f"unreachable: {type(error).__name__}"
+        try:
+            container.read_store.ping()
+            checks["read_model"] = "ok"
+        except Exception as error:
+            checks["read_model"] = f"unreachable: {type(error).__name__}"
+        for runner in container.subscribers:
+            lag = max(head - runner.position, 0)
+            if runner.last_error:
+                checks[f"subscriber:{runner.name}"] = f"failing: {runner.last_error}"
+            elif lag > MAX_LAG:
+                checks[f"subscriber:{runner.name}"] = f"lagging by {lag} events"
+            else:
+                checks[f"subscriber:{runner.name}"] = f"ok (position {runner.position})"
+        ok = all(v.startswith("ok") for v in checks.values())
+        return Response(
+            Health(status="ok" if ok else "not ready", checks=checks),
+            status_code=200 if ok else 503,
+        )

@@ -1,0 +1,89 @@
+"""Strategy catalog endpoints: register a version (command) and the catalog queries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED
+
+from app import params
+from app.auth import READ, RESEARCH, Principal
+from app.bootstrap import Container
+from app.controllers.backtests import IdempotencyKey, Limit
+from app.params import VersionPath
+from app.schemas import (
+    StrategyDetail,
+    StrategyPage,
+    StrategySummary,
+    StrategyVersionCreate,
+    StrategyVersionDetail,
+)
+from commands.messages import RegisterStrategyVersion
+from commands.views import StrategyView
+
+NamePath = Annotated[str, Parameter(max_length=64, description="strategy (class) name")]
+
+
+class StrategyController(Controller):
+    path = "/api/v1/strategies"
+    tags = ["strategies"]
+
+    @post(
+        "/{name:str}/versions", guards=[RESEARCH], status_code=HTTP_201_CREATED, sync_to_thread=True
+    )
+    def register(
+        self,
+        name: NamePath,
+        data: StrategyVersionCreate,
+        request: Request[Principal, Any, Any],
+        container: Container,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[StrategyVersionDetail]:
+        """Register `code` as the next version (1, 2, ...) of strategy `name`."""
+        command = RegisterStrategyVersion(
+            name=name, code=data.code, parameters=data.parameters, description=data.description
+        )
+        view, outcome = container.strategies.register_strategy_version(
+            command, request.user.sub, idempotency_key
+        )
+        container.settle(outcome)
+        return Response(
+            StrategyVersionDetail.of(view),
+            status_code=HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/strategies/{view.name}/versions/{view.version}"},
+        )
+
+    @get("", guards=[READ], sync_to_thread=True)
+    def list_strategies(
+        self,
+        container: Container,
+        limit: Limit = 50,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> StrategyPage:
+        """The catalog: each strategy with its latest version and the version in each stage."""
+        page = container.read_store.list_strategies(limit=limit, cursor=cursor)
+        return StrategyPage(
+            items=[StrategySummary.of(v) for v in page.items if isinstance(v, StrategyView)],
+            next_cursor=page.next_cursor,
+        )
+
+    @get("/{name:str}", guards=[READ], sync_to_thread=True)
+    def show(self, name: NamePath, container: Container) -> StrategyDetail:
+        """One strategy and its versions."""
+        view = container.read_store.get_strategy(name)
+        if view is None:
+            raise NotFoundException(f"no strategy named {name!r} is registered")
+        return StrategyDetail.of(view, list(container.read_store.list_versions(name)))
+
+    @get("/{name:str}/versions/{version:str}", guards=[READ], sync_to_thread=True)
+    def version(
+        self, name: NamePath, version: VersionPath, container: Container
+    ) -> StrategyVersionDetail:
+        """One version, with its source and stage."""
+        view = container.read_store.get_version(name, params.version_number(version))
+        if view is None:
+            raise NotFoundException(f"strategy {name!r} has no version {version}")
+        return StrategyVersionDetail.of(view)

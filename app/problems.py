@@ -1,0 +1,202 @@
+"""Every error as RFC 9457 problem details: a status, a title, a detail a person can act on."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from app.params import BadParameter
+from commands.errors import (
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    NotFound,
+    UnknownReference,
+)
+from domain.errors import IllegalTransition, InvalidValue
+from projections.ports import BadCursor
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://tradai.dev/problems/"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Not ready",
+}
+# msgspec says "... - at `$.pairs[0]`"; the field is the part after `$.`.
+_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.S)
+
+
+class ResultNotReady(Exception):
+    """A job's result, trades or equity were asked for before they exist (409)."""
+
+
+class FieldProblem(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] = []
+
+
+def problem(
+    request: Request[Any, Any, Any] | None,
+    status: int,
+    detail: str,
+    slug: str,
+    errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    body = Problem(
+        type=TYPE_BASE + slug,
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path if request is not None else None,
+        errors=errors or [],
+    )
+    return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _field_problems(extra: Any) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for item in extra if isinstance(extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        raw = str(item.get("message", "invalid value"))
+        match = _AT_PATH.match(raw)
+        message = match.group("message") if match else raw
+        path = match.group("path") if match and match.group("path") else ""
+        key = str(item.get("key") or "")
+        field = ".".join(p for p in (key if key not in ("", "data") else "", path) if p)
+        problems.append(FieldProblem(field=field or "body", message=_humane(message)))
+    return problems
+
+
+def _humane(message: str) -> str:
+    return message.replace("`", "'")
+
+
+def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    errors = _field_problems(exc.extra)
+    fields = ", ".join(e.field for e in errors) or "the request"
+    detail = f"invalid value in {fields}"
+    if errors and len(errors) == 1:
+        detail = f"{errors[0].field}: {errors[0].message}"
+    return problem(request, 400, detail, "invalid-request", errors)
+
+
+def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("server error on %s %s: %s", request.method, request.url.path, exc.detail)
+        return problem(
+            request, status, "the server could not answer; try again later", "server-error"
+        )
+    detail = exc.detail or _TITLES.get(status, "error")
+    if isinstance(exc.__cause__, SerializationException):
+        detail = f"the body is not valid JSON: {exc.detail}"
+        return problem(request, 400, detail, "malformed-body", [FieldProblem("body", detail)])
+    if status == 413:
+        detail = (
+            f"the request body is larger than the {request.app.state.max_body_bytes} bytes accepted"
+        )
+    slug = {
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not-found",
+        405: "method-not-allowed",
+    }.get(status, "client-error")
+    headers = {"WWW-Authenticate": 'Bearer realm="tradai"'} if status == 401 else None
+    return problem(request, status, detail, slug, headers=headers)
+
+
+def on_invalid_value(request: Request[Any, Any, Any], exc: InvalidValue) -> Response[Problem]:
+    errors = [FieldProblem(field=exc.field, message=exc.message)]
+    return problem(request, 422, str(exc), "invalid-value", errors)
+
+
+def on_unknown_reference(
+    request: Request[Any, Any, Any], exc: UnknownReference
+) -> Response[Problem]:
+    errors = [FieldProblem(field=exc.field, message=exc.message)]
+    return problem(request, 422, str(exc), "unknown-reference", errors)
+
+
+def on_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Problem]:
+    return problem(request, 404, str(exc), "not-found")
+
+
+def on_illegal(request: Request[Any, Any, Any], exc: IllegalTransition) -> Response[Problem]:
+    return problem(request, 409, str(exc), "illegal-transition")
+
+
+def on_conflict(request: Request[Any, Any, Any], exc: ConcurrencyConflict) -> Response[Problem]:
+    return problem(request, 409, str(exc), "concurrency-conflict")
+
+
+def on_key_reused(request: Request[Any, Any, Any], exc: IdempotencyKeyReused) -> Response[Problem]:
+    errors = [FieldProblem(field="Idempotency-Key", message=str(exc))]
+    return problem(request, 422, str(exc), "idempotency-key-reused", errors)
+
+
+def on_bad_parameter(request: Request[Any, Any, Any], exc: BadParameter) -> Response[Problem]:
+    return problem(
+        request, 400, str(exc), "invalid-parameter", [FieldProblem(exc.field, exc.message)]
+    )
+
+
+def on_bad_cursor(request: Request[Any, Any, Any], exc: BadCursor) -> Response[Problem]:
+    return problem(request, 400, str(exc), "bad-cursor", [FieldProblem("cursor", str(exc))])
+
+
+def on_not_ready(request: Request[Any, Any, Any], exc: ResultNotReady) -> Response[Problem]:
+    return problem(request, 409, str(exc), "result-not-ready")
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "the server failed to answer; the error is logged for the operators",
+        "server-error",
+    )
+
+
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
+    ValidationException: on_validation,
+    HTTPException: on_http,
+    InvalidValue: on_invalid_value,
+    UnknownReference: on_unknown_reference,
+    NotFound: on_not_found,
+    IllegalTransition: on_illegal,
+    ConcurrencyConflict: on_conflict,
+    IdempotencyKeyReused: on_key_reused,
+    BadCursor: on_bad_cursor,
+    BadParameter: on_bad_parameter,
+    ResultNotReady: on_not_ready,
+    Exception: on_unexpected,
+}

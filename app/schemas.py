@@ -1,0 +1,165 @@
+"""Request and response bodies of the public API (API.md), separate from domain and views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from commands.views import BacktestJobView, Progress, StrategyVersionView, StrategyView
+
+Name = Annotated[str, Meta(min_length=1, max_length=64)]
+Short = Annotated[str, Meta(min_length=1, max_length=32)]
+Positive = Annotated[float, Meta(gt=0)]
+
+
+class JobStatusFilter(StrEnum):
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class BacktestCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """POST /backtests: what to backtest. Formats are checked by the domain, field by field."""
+
+    strategy: Name
+    strategy_version: Annotated[int, Meta(ge=1)] | None = None
+    pairs: Annotated[list[Annotated[str, Meta(max_length=40)]], Meta(min_length=1, max_length=100)]
+    timeframe: Short
+    timerange: Short
+    exchange: Short = "binance"
+    stake_amount: Positive | None = None
+    max_open_trades: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    starting_balance: Positive | None = None
+    fee: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
+
+
+class Backtest(msgspec.Struct, frozen=True, kw_only=True):
+    """One backtest job."""
+
+    id: UUID
+    strategy: str
+    strategy_version: int
+    status: str
+    progress: Progress
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    attempt: int
+    pairs: tuple[str, ...]
+    timeframe: str
+    timerange: str
+    exchange: str
+    stake_amount: float | None
+    max_open_trades: int | None
+    starting_balance: float | None
+    fee: float | None
+    code_sha256: str
+    submitted_by: str
+    worker: str | None
+    cancel_requested: bool
+    version: int
+
+    @classmethod
+    def of(cls, view: BacktestJobView) -> Backtest:
+        return cls(**{name: getattr(view, name) for name in cls.__struct_fields__})
+
+
+class BacktestPage(msgspec.Struct, frozen=True):
+    items: list[Backtest]
+    next_cursor: str | None
+
+
+class JobEvent(msgspec.Struct, frozen=True):
+    """One stored event of a job, as the event store holds it."""
+
+    version: int
+    type: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+
+class StrategyVersionCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """POST /strategies/{name}/versions: the strategy's Python source and optional metadata."""
+
+    code: Annotated[str, Meta(min_length=1)]
+    parameters: dict[str, Any] = {}
+    description: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class StrategyVersionSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """A version as lists show it (without its source)."""
+
+    name: str
+    version: int
+    code_sha256: str
+    stage: str
+    description: str
+    parameters: dict[str, Any]
+    registered_by: str
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, view: StrategyVersionView) -> StrategyVersionSummary:
+        return cls(**{name: getattr(view, name) for name in cls.__struct_fields__})
+
+
+class StrategyVersionDetail(StrategyVersionSummary, frozen=True, kw_only=True):
+    """One version with its source."""
+
+    code: str
+    id: UUID
+
+    @classmethod
+    def of(cls, view: StrategyVersionView) -> StrategyVersionDetail:
+        return cls(**{name: getattr(view, name) for name in cls.__struct_fields__})
+
+
+class StrategySummary(msgspec.Struct, frozen=True, kw_only=True):
+    """A catalog entry: latest version and the version in each stage."""
+
+    name: str
+    latest_version: int
+    versions: tuple[int, ...]
+    stages: dict[str, int | None]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, view: StrategyView) -> StrategySummary:
+        return cls(**{name: getattr(view, name) for name in cls.__struct_fields__})
+
+
+class StrategyPage(msgspec.Struct, frozen=True):
+    items: list[StrategySummary]
+    next_cursor: str | None
+
+
+class StrategyDetail(msgspec.Struct, frozen=True, kw_only=True):
+    """One strategy and all its versions."""
+
+    name: str
+    latest_version: int
+    stages: dict[str, int | None]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    versions: list[StrategyVersionSummary]
+
+    @classmethod
+    def of(cls, view: StrategyView, versions: list[StrategyVersionView]) -> StrategyDetail:
+        fields = {n: getattr(view, n) for n in cls.__struct_fields__ if n != "versions"}
+        return cls(**fields, versions=[StrategyVersionSummary.of(v) for v in versions])
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+    checks: dict[str, str] = {}

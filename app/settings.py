@@ -1,0 +1,91 @@
+"""Settings: one frozen object read from BACKEND_* environment variables, each with a default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+PREFIX = "BACKEND_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every knob of the service. The README's configuration table lists the same fields."""
+
+    host: str = "0.0.0.0"
+    port: int = 8000
+    data_dir: str = "var"
+    event_store_url: str = ""
+    read_model_url: str = ""
+    jwt_secret: str = ""
+    jwt_ttl_seconds: int = 3600
+    max_body_bytes: int = 1_048_576
+    read_your_writes_timeout: float = 2.0
+    subscriber_poll_interval: float = 1.0
+    projection_batch_size: int = 500
+    log_level: str = "info"
+    strategy_service_url: str = "http://localhost:8003"
+    data_collection_url: str = "http://localhost:8002"
+    mlflow_tracking_uri: str = "http://localhost:5001"
+    sqs_queue_url: str = ""
+    dynamodb_table: str = ""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def resolved_event_store_url(self) -> str:
+        """The event store URL; empty means a SQLite file in the data directory."""
+        return self.event_store_url or f"sqlite:///{self.data_path / 'events.db'}"
+
+    @property
+    def resolved_read_model_url(self) -> str:
+        """The SQL read model URL; empty means a SQLite file in the data directory."""
+        return self.read_model_url or f"sqlite:///{self.data_path / 'read_model.db'}"
+
+
+# One line per setting, for `tradai settings` and the README table.
+DESCRIPTIONS: dict[str, str] = {
+    "host": "address the API listens on",
+    "port": "port the API listens on",
+    "data_dir": "directory for the embedded SQLite files and the generated JWT secret",
+    "event_store_url": "event store: empty = SQLite in data_dir; postgresql://user:pw@host:port/db",
+    "read_model_url": "SQL read model (SQLAlchemy URL): empty = SQLite in data_dir; postgresql://...",
+    "jwt_secret": "HS256 secret for API tokens; empty = generated once into data_dir/jwt-secret",
+    "jwt_ttl_seconds": "lifetime of tokens minted by `tradai token`",
+    "max_body_bytes": "largest request body accepted (413 above it)",
+    "read_your_writes_timeout": "seconds a command waits for the read model to show its effect",
+    "subscriber_poll_interval": "seconds between polls for events written by other processes",
+    "projection_batch_size": "events per read-model transaction",
+    "log_level": "debug, info, warning or error",
+    "strategy_service_url": "Strategy Service base URL (gateway)",
+    "data_collection_url": "Data Collection base URL (gateway)",
+    "mlflow_tracking_uri": "MLflow base URL (gateway)",
+    "sqs_queue_url": "SQS queue for backtest jobs (production executor; empty = off)",
+    "dynamodb_table": "DynamoDB read-model table (empty = off)",
+}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the setting cannot take."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read BACKEND_* variables; unknown BACKEND_* names are an error, not silently ignored."""
+    environ = os.environ if environ is None else environ
+    fields = set(Settings.__struct_fields__)
+    values: dict[str, str] = {}
+    for key, value in environ.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key.removeprefix(PREFIX).lower()
+        if name not in fields:
+            raise SettingsError(f"{key} is not a setting; known: {', '.join(sorted(fields))}")
+        values[name] = value
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(f"bad setting: {error}") from None
