@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 from commands.errors import ConcurrencyConflict
 from commands.idempotency import Outcome, Remember, run_idempotent
 from commands.messages import RegisterStrategyVersion
@@ -11,8 +14,10 @@ from domain.identity import strategy_id
 from domain.strategy import Strategy, check_strategy_name
 from domain.strategy_version import StrategyVersion
 
-# Two researchers registering at once race for the same number; the loser simply takes the next.
-_REGISTER_ATTEMPTS = 5
+# Researchers registering at once race for the same number; a loser retries with the next one,
+# after a short random pause so that a crowd of retries spreads out instead of colliding again.
+_REGISTER_ATTEMPTS = 30
+_MAX_PAUSE_SECONDS = 0.005
 
 
 class StrategyCommands:
@@ -49,6 +54,7 @@ class StrategyCommands:
                 except ConcurrencyConflict:
                     if attempt == _REGISTER_ATTEMPTS - 1:
                         raise
+                    time.sleep(random.uniform(0, _MAX_PAUSE_SECONDS))
             raise AssertionError("unreachable")
 
         return run_idempotent(

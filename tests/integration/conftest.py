@@ -1,0 +1,81 @@
+"""Integration fixtures: each port's adapters, including a real PostgreSQL started by the suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.event_store import open_event_store
+from adapters.memory_read_store import InMemoryReadStore
+from adapters.sql_read_store import SqlReadStore, create_engine
+from commands.store import EventStore
+from tests.support.postgres import PostgresServer, running_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
+
+
+def _url(kind: str, request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / name}.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def event_store_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], EventStore]]:
+    """Opens the same store again on each call (a 'restart'), closing them all at the end."""
+    url = _url(request.param, request, tmp_path, "events")
+    opened: list[EventStore] = []
+    shared: list[EventStore] = []
+
+    def factory() -> EventStore:
+        if url == "memory://":  # memory cannot survive a reopen; hand back the same store
+            if not shared:
+                shared.append(open_event_store(url))
+            return shared[0]
+        store = open_event_store(url)
+        opened.append(store)
+        return store
+
+    factory.durable = url != "memory://"  # type: ignore[attr-defined]
+    yield factory
+    for store in opened + shared:
+        store.close()
+
+
+@pytest.fixture
+def event_store(event_store_factory: Callable[[], EventStore]) -> EventStore:
+    return event_store_factory()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def read_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[InMemoryReadStore | SqlReadStore]:
+    if request.param == "memory":
+        yield InMemoryReadStore()
+        return
+    store = SqlReadStore(create_engine(_url(request.param, request, tmp_path, "read")))
+    store.create()
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """An event store URL and a read model URL on the same kind of database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}", f"sqlite:///{tmp_path / 'read.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.new_database()
+    return url, url

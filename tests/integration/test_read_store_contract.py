@@ -1,0 +1,102 @@
+"""The read-store contract, run against memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from msgspec.structs import replace
+
+from adapters.memory_read_store import InMemoryReadStore
+from adapters.sql_read_store import SqlReadStore
+from commands.views import BacktestJobView, Progress, StrategyView
+from domain.identity import strategy_id
+from projections.ports import BadCursor, Changes, PositionMoved
+
+ReadStore = InMemoryReadStore | SqlReadStore
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def job(n: int, status: str = "submitted", strategy: str = "EmaCross") -> BacktestJobView:
+    return BacktestJobView(
+        id=uuid4(), strategy=strategy, strategy_version=1, code_sha256="0" * 64,
+        pairs=("BTC/USDT",), timeframe="5m", timerange="20240101-20240301", exchange="binance",
+        stake_amount=None, max_open_trades=None, starting_balance=None, fee=None,
+        status=status, progress=Progress(), attempt=0, worker=None, submitted_by="alice",
+        submitted_at=T0 + timedelta(seconds=n), started_at=None, finished_at=None, error=None,
+        cancel_requested=False, summary=None, version=1,
+    )  # fmt: skip
+
+
+def strategy(name: str) -> StrategyView:
+    return StrategyView(
+        name=name, latest_version=1, versions=(1,), stages={"staging": None, "production": None},
+        created_by="alice", created_at=T0, updated_at=T0,
+    )  # fmt: skip
+
+
+def test_position_moves_only_from_the_expected_one(read_store: ReadStore) -> None:
+    assert read_store.position("p") == 0
+    read_store.commit("p", 0, 5, Changes(jobs={}, strategies={}, versions={}))
+    assert read_store.position("p") == 5
+    doc = job(1)
+    with pytest.raises(PositionMoved):
+        read_store.commit("p", 3, 9, Changes(jobs={doc.id: doc}, strategies={}, versions={}))
+    assert read_store.position("p") == 5
+    assert read_store.get_job(doc.id) is None, "a refused commit writes nothing"
+    assert read_store.position("other") == 0
+
+
+def test_documents_round_trip_and_replace(read_store: ReadStore) -> None:
+    doc = job(1)
+    read_store.commit("p", 0, 1, Changes(jobs={doc.id: doc}, strategies={}, versions={}))
+    assert read_store.get_job(doc.id) == doc
+    running = replace(doc, status="running", attempt=1, version=2)
+    read_store.commit("p", 1, 2, Changes(jobs={doc.id: running}, strategies={}, versions={}))
+    assert read_store.load_jobs([doc.id, uuid4()]) == {doc.id: running}
+
+
+def test_jobs_list_newest_first_with_filters_and_cursors(read_store: ReadStore) -> None:
+    docs = [
+        job(n, status="failed" if n % 3 == 0 else "submitted", strategy=f"S{n % 2}")
+        for n in range(25)
+    ]
+    read_store.commit("p", 0, 1, Changes(jobs={d.id: d for d in docs}, strategies={}, versions={}))
+    seen: list[BacktestJobView] = []
+    cursor = None
+    while True:
+        page = read_store.list_jobs(status=None, strategy=None, limit=7, cursor=cursor)
+        seen += page.items  # type: ignore[arg-type]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert [d.id for d in seen] == [d.id for d in reversed(docs)], "every job once, newest first"
+    failed = read_store.list_jobs(status="failed", strategy="S1", limit=100, cursor=None)
+    assert {d.id for d in failed.items} == {
+        d.id for d in docs if d.status == "failed" and d.strategy == "S1"
+    }  # type: ignore[attr-defined]
+    assert failed.next_cursor is None
+    with pytest.raises(BadCursor):
+        read_store.list_jobs(status=None, strategy=None, limit=5, cursor="not-a-cursor")
+
+
+def test_strategies_page_by_name(read_store: ReadStore) -> None:
+    names = [f"Strat{i:02d}" for i in range(12)]
+    docs = {strategy_id(n): strategy(n) for n in reversed(names)}
+    read_store.commit("p", 0, 1, Changes(jobs={}, strategies=docs, versions={}))
+    first = read_store.list_strategies(limit=5, cursor=None)
+    second = read_store.list_strategies(limit=50, cursor=first.next_cursor)
+    assert [s.name for s in first.items + second.items] == names  # type: ignore[attr-defined]
+    assert second.next_cursor is None
+    assert read_store.get_strategy("Strat03") == strategy("Strat03")
+    assert read_store.get_strategy("Missing") is None
+
+
+def test_reset_and_dump(read_store: ReadStore) -> None:
+    doc = job(1)
+    read_store.commit("p", 0, 1, Changes(jobs={doc.id: doc}, strategies={}, versions={}))
+    assert list(read_store.dump()["jobs"]) == [str(doc.id)]
+    read_store.reset()
+    assert read_store.dump() == {"jobs": {}, "strategies": {}, "versions": {}}
+    assert read_store.position("p") == 0

@@ -1,0 +1,1 @@
+"""Helpers the test suite uses to start and drive real parts."""
