@@ -161,5 +161,8 @@ class StrategyDetail(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Health(msgspec.Struct, frozen=True):
+    """Readiness: one line per dependency, and how far each subscriber got in the event log."""
+
     status: str
     checks: dict[str, str] = {}
+    positions: dict[str, int] = {}

@@ -24,9 +24,11 @@ class HealthController(Controller):
     def ready(self, container: Container) -> Response[Health]:
         """The event store and read model answer and every subscriber keeps up."""
         checks: dict[str, str] = {}
+        positions: dict[str, int] = {}
         try:
             head = container.store.max_position()
             checks["event_store"] = "ok"
+            positions["event_store"] = head
         except Exception as error:
             head = 0
             checks["event_store"] = f"unreachable: {type(error).__name__}"
@@ -36,6 +38,7 @@ class HealthController(Controller):
         except Exception as error:
             checks["read_model"] = f"unreachable: {type(error).__name__}"
         for runner in container.subscribers:
+            positions[runner.name] = runner.position
             lag = max(head - runner.position, 0)
             if runner.last_error:
                 checks[f"subscriber:{runner.name}"] = f"failing: {runner.last_error}"
@@ -44,7 +47,5 @@ class HealthController(Controller):
             else:
                 checks[f"subscriber:{runner.name}"] = f"ok (position {runner.position})"
         ok = all(v.startswith("ok") for v in checks.values())
-        return Response(
-            Health(status="ok" if ok else "not ready", checks=checks),
-            status_code=200 if ok else 503,
-        )
+        health = Health(status="ok" if ok else "not ready", checks=checks, positions=positions)
+        return Response(health, status_code=200 if ok else 503)

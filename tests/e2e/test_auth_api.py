@@ -1,0 +1,72 @@
+"""Authentication and roles as API.md states them, through a real server."""
+
+from __future__ import annotations
+
+import httpx
+import jwt
+import pytest
+
+from tests.e2e.conftest import client_for
+from tests.factories import submit_body
+from tests.support.server import ServerProcess
+
+
+def _problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, object] = response.json()
+    assert body["status"] == status and body["detail"] and body["title"]
+    return body
+
+
+def test_no_token_is_401(server: ServerProcess) -> None:
+    with client_for(server, "nobody") as anonymous:
+        _problem(anonymous.get("/backtests"), 401)
+        _problem(anonymous.post("/strategies/X/versions", json={"code": "x"}), 401)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        jwt.encode(
+            {"sub": "a", "roles": ["admin"], "exp": 2_000_000_000}, "x" * 32, algorithm="HS256"
+        ),
+        jwt.encode(
+            {"sub": "a", "roles": ["admin"], "exp": 1_000_000_000}, "x" * 32, algorithm="HS256"
+        ),
+    ],
+)
+def test_bad_wrong_or_expired_tokens_are_401(server: ServerProcess, token: str) -> None:
+    response = httpx.get(
+        f"{server.url}/api/v1/backtests", headers={"Authorization": f"Bearer {token}"}
+    )
+    _problem(response, 401)
+
+
+def test_expired_token_says_so(server: ServerProcess) -> None:
+    secret = (server.data_dir / "jwt-secret").read_text().strip()
+    token = jwt.encode(
+        {"sub": "a", "roles": ["admin"], "exp": 1_000_000_000}, secret, algorithm="HS256"
+    )
+    body = _problem(
+        httpx.get(f"{server.url}/api/v1/backtests", headers={"Authorization": f"Bearer {token}"}),
+        401,
+    )
+    assert "expired" in str(body["detail"])
+
+
+@pytest.mark.parametrize("role", ["viewer", "approver", "operator"])
+def test_roles_without_research_cannot_write(server: ServerProcess, role: str) -> None:
+    with client_for(server, "eve", role) as client:
+        _problem(client.post("/backtests", json=submit_body()), 403)
+        _problem(client.post("/strategies/Forbidden/versions", json={"code": "x = 1"}), 403)
+        assert client.get("/backtests").status_code == 200
+
+
+def test_admin_may_do_everything(server: ServerProcess) -> None:
+    with client_for(server, "root", "admin") as admin:
+        assert (
+            admin.post("/strategies/AdminOwned/versions", json={"code": "x = 1"}).status_code == 201
+        )
+        assert admin.post("/backtests", json=submit_body(strategy="AdminOwned")).status_code == 202
