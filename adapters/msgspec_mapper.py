@@ -24,7 +24,7 @@ _untyped = msgspec.json.Decoder(dict[str, Any])
 
 
 @cache
-def _state_type(event_class: type) -> type[msgspec.Struct]:
+def state_type(event_class: type) -> type[msgspec.Struct]:
     """A msgspec Struct with the event's fields, so decoding restores UUIDs, datetimes, tuples."""
     fields: list[tuple[str, Any]] = []
     for name, hint in typing.get_type_hints(event_class).items():
@@ -36,7 +36,7 @@ def _state_type(event_class: type) -> type[msgspec.Struct]:
 
 @cache
 def _decoder(event_class: type) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(_state_type(event_class))
+    return msgspec.json.Decoder(state_type(event_class))
 
 
 def _as_dict(state: msgspec.Struct) -> dict[str, Any]:
@@ -97,4 +97,4 @@ class MsgspecMapper(Mapper[Any]):
         while from_version < class_version:
             getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(raw)
             from_version += 1
-        return _as_dict(msgspec.convert(raw, _state_type(event_class), strict=False))
+        return _as_dict(msgspec.convert(raw, state_type(event_class), strict=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -12,7 +13,9 @@ from app.settings import DESCRIPTIONS, PREFIX, Settings, SettingsError, load_set
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="TradAI Backend")
 projections_cli = typer.Typer(no_args_is_help=True, help="Read models built from the event store.")
+events_cli = typer.Typer(no_args_is_help=True, help="The stored event types.")
 cli.add_typer(projections_cli, name="projections")
+cli.add_typer(events_cli, name="events")
 
 
 def _settings() -> Settings:
@@ -83,6 +86,14 @@ def rebuild(
         f"rebuilt the read model from {report.events} events up to position {report.position} "
         f"in {report.seconds:.2f} s ({rate:,.0f} events/s)"
     )
+
+
+@events_cli.command("schemas")
+def event_schemas() -> None:
+    """Print the JSON Schema of every stored event type (docs/event-schemas.json holds a copy)."""
+    from app.event_catalog import event_schemas as schemas
+
+    typer.echo(json.dumps(schemas(), indent=2, sort_keys=True))
 
 
 def main() -> None:
