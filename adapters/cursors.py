@@ -36,3 +36,11 @@ def decode_name_cursor(cursor: str) -> str:
         return key
     except (ValueError, UnicodeDecodeError):
         raise BadCursor("cursor is not one this service returned; start again without it") from None
+
+
+def decode_seq_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return int(raw.split("|", 1)[0])
+    except (ValueError, UnicodeDecodeError):
+        raise BadCursor("cursor is not one this service returned; start again without it") from None

@@ -13,6 +13,7 @@ from adapters import cursors
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
 from projections.ports import Changes, Page, PositionMoved
+from projections.results import BacktestResultView, Trade
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -31,6 +32,8 @@ class InMemoryReadStore:
             self._strategies: dict[UUID, StrategyView] = {}
             self._versions: dict[UUID, StrategyVersionView] = {}
             self._positions: dict[str, int] = {}
+            self._results: dict[UUID, BacktestResultView] = {}
+            self._trades: dict[UUID, list[Trade]] = {}
 
     def position(self, projection: str) -> int:
         return self._positions.get(projection, 0)
@@ -51,7 +54,24 @@ class InMemoryReadStore:
             self._jobs.update(changes.jobs)
             self._strategies.update(changes.strategies)
             self._versions.update(changes.versions)
+            self._results.update(changes.results)
+            self._trades.update({k: list(v) for k, v in changes.trades.items()})
             self._positions[projection] = position
+
+    def save_position(self, projection: str, position: int) -> None:
+        with self._lock:
+            self._positions[projection] = position
+
+    def get_result(self, job_id: UUID) -> BacktestResultView | None:
+        return self._results.get(job_id)
+
+    def list_trades(self, job_id: UUID, *, limit: int, cursor: str | None) -> Page:
+        trades = self._trades.get(job_id, [])
+        start = cursors.decode_seq_cursor(cursor) + 1 if cursor else 0
+        page = trades[start : start + limit]
+        more = start + limit < len(trades)
+        next_cursor = cursors.encode(start + limit - 1, "") if more else None
+        return Page(items=list(page), next_cursor=next_cursor)
 
     def get_job(self, job_id: UUID) -> BacktestJobView | None:
         return self._jobs.get(job_id)
@@ -109,6 +129,12 @@ class InMemoryReadStore:
                 "jobs": {str(k): encode(v) for k, v in self._jobs.items()},
                 "strategies": {str(k): encode(v) for k, v in self._strategies.items()},
                 "versions": {str(k): encode(v) for k, v in self._versions.items()},
+                "results": {str(k): encode(v) for k, v in self._results.items()},
+                "trades": {
+                    f"{k}:{seq}": encode(t)
+                    for k, ts in self._trades.items()
+                    for seq, t in enumerate(ts)
+                },
             }
 
     def ping(self) -> None:

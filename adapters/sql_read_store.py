@@ -17,6 +17,7 @@ from adapters import cursors
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
 from projections.ports import Changes, Page, PositionMoved
+from projections.results import BacktestResultView, Trade
 
 D = TypeVar("D", bound=msgspec.Struct)
 _encode = msgspec.json.Encoder().encode
@@ -53,6 +54,17 @@ class SqlReadStore:
             sa.Column("number", sa.Integer, nullable=False),
             sa.Column("doc", sa.LargeBinary, nullable=False),
             sa.Index(f"{prefix}ix_versions_name", "name", "number"),
+        )  # fmt: skip
+        self.results = sa.Table(
+            f"{prefix}backtest_results", md,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("doc", sa.LargeBinary, nullable=False),
+        )  # fmt: skip
+        self.trades = sa.Table(
+            f"{prefix}backtest_trades", md,
+            sa.Column("job_id", sa.String(36), primary_key=True),
+            sa.Column("seq", sa.Integer, primary_key=True),
+            sa.Column("doc", sa.LargeBinary, nullable=False),
         )  # fmt: skip
         self.positions = sa.Table(
             f"{prefix}projection_positions", md,
@@ -109,12 +121,41 @@ class SqlReadStore:
             )
             self._upsert(
                 conn,
+                self.results,
+                [{"id": str(k), "doc": _encode(v)} for k, v in changes.results.items()],
+            )
+            self._replace_trades(conn, changes.trades)
+            self._upsert(
+                conn,
                 self.versions,
                 [
                     {"id": str(k), "name": v.name, "number": v.version, "doc": _encode(v)}
                     for k, v in changes.versions.items()
                 ],
             )
+
+    def _replace_trades(self, conn: Connection, trades: dict[UUID, list[Trade]]) -> None:
+        if not trades:
+            return
+        t = self.trades
+        conn.execute(sa.delete(t).where(t.c.job_id.in_([str(k) for k in trades])))
+        rows = [
+            {"job_id": str(job_id), "seq": seq, "doc": _encode(trade)}
+            for job_id, items in trades.items()
+            for seq, trade in enumerate(items)
+        ]
+        for start in range(0, len(rows), 5000):
+            conn.execute(sa.insert(t), rows[start : start + 5000])
+
+    def save_position(self, projection: str, position: int) -> None:
+        """Record a position outside any document write (for subscribers without documents)."""
+        p = self.positions
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                sa.update(p).where(p.c.name == projection).values(position=position)
+            ).rowcount
+            if not moved:
+                conn.execute(sa.insert(p).values(name=projection, position=position))
 
     def _move_position(
         self, conn: Connection, projection: str, expected: int, position: int
@@ -141,6 +182,8 @@ class SqlReadStore:
                 (self.jobs, source.jobs),
                 (self.strategies, source.strategies),
                 (self.versions, source.versions),
+                (self.results, source.results),
+                (self.trades, source.trades),
             ):
                 conn.execute(sa.delete(mine))
                 conn.execute(sa.insert(mine).from_select(list(theirs.c.keys()), sa.select(theirs)))
@@ -215,13 +258,35 @@ class SqlReadStore:
         with self.engine.connect() as conn:
             return [msgspec.json.decode(d, type=StrategyVersionView) for d in conn.scalars(query)]
 
+    def get_result(self, job_id: UUID) -> BacktestResultView | None:
+        return self._load(self.results, [job_id], BacktestResultView).get(job_id)
+
+    def list_trades(self, job_id: UUID, *, limit: int, cursor: str | None) -> Page:
+        t = self.trades
+        after = cursors.decode_seq_cursor(cursor) if cursor else -1
+        query = (
+            sa.select(t.c.seq, t.c.doc)
+            .where(t.c.job_id == str(job_id), t.c.seq > after)
+            .order_by(t.c.seq)
+            .limit(limit + 1)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        items: list[msgspec.Struct] = [msgspec.json.decode(r.doc, type=Trade) for r in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = cursors.encode(rows[limit - 1].seq, "") if more else None
+        return Page(items=items, next_cursor=next_cursor)
+
     def dump(self) -> dict[str, dict[str, bytes]]:
         out: dict[str, dict[str, bytes]] = {}
         with self.engine.connect() as conn:
+            query = sa.select(self.trades).order_by(self.trades.c.job_id, self.trades.c.seq)
+            out["trades"] = {f"{r.job_id}:{r.seq}": bytes(r.doc) for r in conn.execute(query)}
             for name, table in (
                 ("jobs", self.jobs),
                 ("strategies", self.strategies),
                 ("versions", self.versions),
+                ("results", self.results),
             ):
                 out[name] = {
                     r.id: bytes(r.doc) for r in conn.execute(sa.select(table.c.id, table.c.doc))

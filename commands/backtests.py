@@ -9,7 +9,7 @@ from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idemp
 from commands.messages import CancelBacktest, SubmitBacktest
 from commands.store import EventStore
 from commands.views import BacktestJobView, job_view
-from domain.backtest_job import BacktestJob, JobStatus
+from domain.backtest_job import WAITING_STATUSES, BacktestJob
 from domain.identity import strategy_id, strategy_version_id
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
@@ -55,7 +55,7 @@ class BacktestCommands:
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
             job = self.job(command.job_id)
             job.request_cancel(requested_by=actor)
-            if job.status is JobStatus.SUBMITTED:
+            if job.status in WAITING_STATUSES:
                 job.cancel(reason=f"cancelled by {actor} before it started")
             view = job_view(job)
             return view, self.store.commit(job, remember(view))

@@ -45,6 +45,8 @@ class BacktestJobView(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None
     cancel_requested: bool
     summary: dict[str, float | int | None] | None
+    artifacts: dict[str, str]
+    lease_expires_at: datetime | None
     version: int
 
 
@@ -102,6 +104,8 @@ def job_view(job: BacktestJob) -> BacktestJobView:
         error=job.error,
         cancel_requested=job.cancel_requested_by is not None,
         summary=job.summary,
+        artifacts=job.artifacts,
+        lease_expires_at=job.lease_expires_at,
         version=job.version,
     )
 

@@ -15,6 +15,7 @@ class JobStatus(StrEnum):
     """Where a job is in its life; the last three are final."""
 
     SUBMITTED = "submitted"
+    QUEUED = "queued"  # waiting again after a lost attempt
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -22,6 +23,7 @@ class JobStatus(StrEnum):
 
 
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+WAITING_STATUSES = frozenset({JobStatus.SUBMITTED, JobStatus.QUEUED})
 
 # A result summary is a flat mapping of metric name to number (or None when freqtrade has none).
 ResultSummary = dict[str, float | int | None]
@@ -47,16 +49,39 @@ class BacktestJob(Aggregate):
         submitted_by: str
 
     class Started(Aggregate.Event):
-        """A worker claimed the job and began run number `attempt`."""
+        """A worker claimed the job for run `attempt`; it holds it until `lease_expires_at`."""
 
         attempt: int
         worker: str
+        lease_expires_at: datetime
 
         def apply(self, job: BacktestJob) -> None:
             job.status = JobStatus.RUNNING
             job.attempt = self.attempt
             job.worker = self.worker
+            job.lease_expires_at = self.lease_expires_at
             job.started_at = self.timestamp
+            job.progress_phase = None
+            job.progress_fraction = 0.0
+
+    class LeaseRenewed(Aggregate.Event):
+        """The worker is alive and keeps the job until `expires_at`."""
+
+        expires_at: datetime
+
+        def apply(self, job: BacktestJob) -> None:
+            job.lease_expires_at = self.expires_at
+
+    class Requeued(Aggregate.Event):
+        """The running attempt was lost (worker died, lease ran out); the job waits again."""
+
+        reason: str
+
+        def apply(self, job: BacktestJob) -> None:
+            job.status = JobStatus.QUEUED
+            job.worker = None
+            job.lease_expires_at = None
+            job.error = self.reason
             job.progress_phase = None
             job.progress_fraction = 0.0
 
@@ -71,13 +96,17 @@ class BacktestJob(Aggregate):
             job.progress_fraction = self.fraction
 
     class Completed(Aggregate.Event):
-        """The run finished and produced a result; `summary` holds its headline metrics."""
+        """The run produced a result: headline metrics and where its artifacts are kept."""
 
         summary: dict[str, float | int | None]
+        artifacts: dict[str, str]
 
         def apply(self, job: BacktestJob) -> None:
             job.status = JobStatus.COMPLETED
             job.summary = dict(self.summary)
+            job.artifacts = dict(self.artifacts)
+            job.error = None
+            job.lease_expires_at = None
             job.progress_fraction = 1.0
             job.finished_at = self.timestamp
 
@@ -90,6 +119,7 @@ class BacktestJob(Aggregate):
             job.status = JobStatus.FAILED
             job.error = self.reason
             job.finished_at = self.timestamp
+            job.lease_expires_at = None
 
     class CancelRequested(Aggregate.Event):
         """Someone asked to stop the job; a running worker stops and confirms with Cancelled."""
@@ -108,6 +138,7 @@ class BacktestJob(Aggregate):
             job.status = JobStatus.CANCELLED
             job.error = self.reason
             job.finished_at = self.timestamp
+            job.lease_expires_at = None
 
     @event(Submitted)
     def __init__(
@@ -160,6 +191,8 @@ class BacktestJob(Aggregate):
         self.finished_at: datetime | None = None
         self.error: str | None = None
         self.summary: ResultSummary | None = None
+        self.artifacts: dict[str, str] = {}
+        self.lease_expires_at: datetime | None = None
         self.cancel_requested_by: str | None = None
 
     @property
@@ -167,15 +200,45 @@ class BacktestJob(Aggregate):
         """True once the job completed, failed or was cancelled; nothing changes it after."""
         return self.status in FINAL_STATUSES
 
-    def start(self, attempt: int, worker: str) -> None:
+    def start(self, attempt: int, worker: str, lease_expires_at: datetime) -> None:
         """A worker claims the job for run `attempt` (the next attempt number)."""
-        if self.status is not JobStatus.SUBMITTED or self.cancel_requested_by is not None:
+        if self.status not in WAITING_STATUSES or self.cancel_requested_by is not None:
             raise IllegalTransition("backtest job", self._state_name(), "start")
         if attempt != self.attempt + 1:
             raise InvalidValue("attempt", f"expected attempt {self.attempt + 1}, got {attempt}")
         if not worker:
             raise InvalidValue("worker", "a worker name is required")
-        self.trigger_event(self.Started, attempt=attempt, worker=worker)
+        self.trigger_event(
+            self.Started, attempt=attempt, worker=worker, lease_expires_at=lease_expires_at
+        )
+
+    def renew_lease(self, attempt: int, expires_at: datetime) -> None:
+        """The worker running `attempt` is alive; extend its hold on the job."""
+        self._check_running_attempt(attempt, "renew the lease")
+        self.trigger_event(self.LeaseRenewed, expires_at=expires_at)
+
+    def requeue(self, attempt: int, reason: str) -> None:
+        """The running `attempt` was lost; the job waits for the next attempt."""
+        self._check_running_attempt(attempt, "requeue")
+        if not reason:
+            raise InvalidValue("reason", "a requeue needs a reason")
+        self.trigger_event(self.Requeued, reason=reason)
+
+    def lease_expired(self, now: datetime) -> bool:
+        """True when the job is running and its worker stopped renewing before `now`."""
+        return (
+            self.status is JobStatus.RUNNING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at < now
+        )
+
+    def _check_running_attempt(self, attempt: int, action: str) -> None:
+        if self.status is not JobStatus.RUNNING:
+            raise IllegalTransition("backtest job", self._state_name(), action)
+        if attempt != self.attempt:
+            raise IllegalTransition(
+                "backtest job", f"on attempt {self.attempt}", f"{action} for attempt {attempt}"
+            )
 
     def report_progress(self, phase: str, fraction: float) -> None:
         """The running attempt reports how far it got."""
@@ -187,11 +250,11 @@ class BacktestJob(Aggregate):
             raise InvalidValue("phase", "a phase name is required")
         self.trigger_event(self.ProgressReported, phase=phase, fraction=fraction)
 
-    def complete(self, summary: ResultSummary) -> None:
+    def complete(self, summary: ResultSummary, artifacts: dict[str, str] | None = None) -> None:
         """The running attempt produced a result."""
         if self.status is not JobStatus.RUNNING:
             raise IllegalTransition("backtest job", self._state_name(), "complete")
-        self.trigger_event(self.Completed, summary=dict(summary))
+        self.trigger_event(self.Completed, summary=dict(summary), artifacts=dict(artifacts or {}))
 
     def fail(self, reason: str) -> None:
         """The job cannot produce a result; allowed from any state that is not final."""
@@ -214,7 +277,7 @@ class BacktestJob(Aggregate):
         """Stop the job: at once when no worker has it, or when its worker confirms a request."""
         if self.is_final:
             raise IllegalTransition("backtest job", self._state_name(), "cancel")
-        if self.status is JobStatus.RUNNING and self.cancel_requested_by is None:
+        if self.status is JobStatus.RUNNING and self.cancel_requested_by is None:  # worker first
             raise IllegalTransition("backtest job", "running without a cancel request", "cancel")
         self.trigger_event(self.Cancelled, reason=reason)
 

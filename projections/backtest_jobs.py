@@ -37,6 +37,8 @@ def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | N
             error=None,
             cancel_requested=False,
             summary=None,
+            artifacts={},
+            lease_expires_at=None,
             version=event.originator_version,
         )
     if view is None:
@@ -48,7 +50,20 @@ def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | N
             status=JobStatus.RUNNING.value,
             attempt=event.attempt,
             worker=event.worker,
+            lease_expires_at=event.lease_expires_at,
             started_at=event.timestamp,
+            progress=Progress(),
+            version=version,
+        )
+    if isinstance(event, BacktestJob.LeaseRenewed):
+        return replace(view, lease_expires_at=event.expires_at, version=version)
+    if isinstance(event, BacktestJob.Requeued):
+        return replace(
+            view,
+            status=JobStatus.QUEUED.value,
+            worker=None,
+            lease_expires_at=None,
+            error=event.reason,
             progress=Progress(),
             version=version,
         )
@@ -59,6 +74,9 @@ def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | N
             view,
             status=JobStatus.COMPLETED.value,
             summary=dict(event.summary),
+            artifacts=dict(event.artifacts),
+            error=None,
+            lease_expires_at=None,
             progress=Progress(view.progress.phase, 1.0),
             finished_at=event.timestamp,
             version=version,
@@ -68,6 +86,7 @@ def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | N
             view,
             status=JobStatus.FAILED.value,
             error=event.reason,
+            lease_expires_at=None,
             finished_at=event.timestamp,
             version=version,
         )
@@ -78,6 +97,7 @@ def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | N
             view,
             status=JobStatus.CANCELLED.value,
             error=event.reason,
+            lease_expires_at=None,
             finished_at=event.timestamp,
             version=version,
         )

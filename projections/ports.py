@@ -10,6 +10,7 @@ import msgspec
 
 from commands.store import StoredEvent
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
+from projections.results import BacktestResultView, Trade
 
 
 class BadCursor(ValueError):
@@ -33,6 +34,8 @@ class Changes(msgspec.Struct):
     jobs: dict[UUID, BacktestJobView] = {}
     strategies: dict[UUID, StrategyView] = {}
     versions: dict[UUID, StrategyVersionView] = {}
+    results: dict[UUID, BacktestResultView] = {}
+    trades: dict[UUID, list[Trade]] = {}
 
 
 class EventSource(Protocol):
@@ -77,6 +80,28 @@ class ReadModelQueries(Protocol):
     def get_version(self, name: str, number: int) -> StrategyVersionView | None: ...
 
     def list_versions(self, name: str) -> Sequence[StrategyVersionView]: ...
+
+    def get_result(self, job_id: UUID) -> BacktestResultView | None: ...
+
+    def list_trades(self, job_id: UUID, *, limit: int, cursor: str | None) -> Page: ...
+
+
+class ArtifactStore(Protocol):
+    """Where runs keep their files (freqtrade's result zip, the normalised result, logs)."""
+
+    def put_file(self, key: str, path: str) -> str:
+        """Store the file at `path` under `key` (write-once); return the key."""
+
+    def read(self, key: str) -> bytes:
+        """The stored bytes; FileNotFoundError when there is nothing under `key`."""
+
+
+class PositionStore(Protocol):
+    """Positions of subscribers whose work is not in the read model (the executor)."""
+
+    def position(self, projection: str) -> int: ...
+
+    def save_position(self, projection: str, position: int) -> None: ...
 
 
 class ReadStore(ReadModelWriter, ReadModelQueries, Protocol):

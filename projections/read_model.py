@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from commands.store import StoredEvent
 from domain.backtest_job import BacktestJob
@@ -12,7 +15,10 @@ from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
 from projections.backtest_jobs import project_job
 from projections.catalog import project_strategy, project_version
-from projections.ports import Changes, ReadModelWriter
+from projections.ports import ArtifactStore, Changes, ReadModelWriter
+from projections.results import RunResult, result_view, unavailable
+
+log = logging.getLogger(__name__)
 
 
 class ReadModelProjector:
@@ -22,9 +28,15 @@ class ReadModelProjector:
     so the model is exactly-once and rebuilds cost one round trip per batch, not per event.
     """
 
-    def __init__(self, store: ReadModelWriter, name: str = "read_model") -> None:
+    def __init__(
+        self,
+        store: ReadModelWriter,
+        name: str = "read_model",
+        artifacts: ArtifactStore | None = None,
+    ) -> None:
         self.store = store
         self.name = name
+        self.artifacts = artifacts
 
     def position(self) -> int:
         return self.store.position(self.name)
@@ -37,10 +49,34 @@ class ReadModelProjector:
             strategies=self.store.load_strategies(_ids(events, Strategy.Event)),
             versions=self.store.load_versions(_ids(events, StrategyVersion.Event)),
         )
-        touched: Changes = Changes(jobs={}, strategies={}, versions={})
+        touched: Changes = Changes(jobs={}, strategies={}, versions={}, results={}, trades={})
         for stored in events:
             _apply(stored.event, changes, touched)
+            if isinstance(stored.event, BacktestJob.Completed):
+                self._add_result(stored.event, touched)
         self.store.commit(self.name, after, events[-1].position, touched)
+
+    def _add_result(self, event: Any, touched: Changes) -> None:
+        """Read the run's result artifact into result, trades and equity documents.
+
+        An unreadable artifact does not stop the projection: the result document says why.
+        """
+        job_id = event.originator_id
+        key = event.artifacts.get("result")
+        if self.artifacts is None or key is None:
+            touched.results[job_id] = unavailable(job_id, event.summary, "no result artifact")
+            touched.trades[job_id] = []
+            return
+        try:
+            result = msgspec.json.decode(self.artifacts.read(key), type=RunResult)
+        except (OSError, msgspec.DecodeError) as error:
+            log.error("result artifact %s of job %s unreadable: %s", key, job_id, error)
+            why = f"the result artifact cannot be read ({type(error).__name__})"
+            touched.results[job_id] = unavailable(job_id, event.summary, why)
+            touched.trades[job_id] = []
+            return
+        touched.results[job_id] = result_view(job_id, result)
+        touched.trades[job_id] = list(result.trades)
 
 
 def _ids(events: Sequence[StoredEvent], kind: type) -> set[UUID]:

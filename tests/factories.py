@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commands.messages import RegisterStrategyVersion, SubmitBacktest
 from domain.backtest_job import BacktestJob
+
+# A lease far in the future: tests that do not study leases never see one run out.
+LEASE = datetime.now(UTC) + timedelta(days=365)
 
 STRATEGY_CODE = """
 from freqtrade.strategy import IStrategy

@@ -15,7 +15,7 @@ from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
 from domain.errors import IllegalTransition
-from tests.factories import new_job, register, submit
+from tests.factories import LEASE, new_job, register, submit
 
 
 def test_commits_get_increasing_positions_read_back_in_order(event_store: EventStore) -> None:
@@ -45,7 +45,7 @@ def test_several_aggregates_commit_together_or_not_at_all(event_store: EventStor
     event_store.commit(job)
     stale = event_store.load(job.id, "job")
     fresh = event_store.load(job.id, "job")
-    fresh.start(attempt=1, worker="w1")
+    fresh.start(attempt=1, worker="w1", lease_expires_at=LEASE)
     event_store.commit(fresh)
     head = event_store.max_position()
     other = new_job()
@@ -58,7 +58,7 @@ def test_several_aggregates_commit_together_or_not_at_all(event_store: EventStor
 
 def test_an_aggregate_reloads_to_the_same_state(event_store: EventStore) -> None:
     job = new_job()
-    job.start(attempt=1, worker="w1")
+    job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
     job.report_progress("backtest", 0.5)
     event_store.commit(job)
     loaded: BacktestJob = event_store.load(job.id, "job")

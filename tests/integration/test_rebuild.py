@@ -18,7 +18,7 @@ from domain.backtest_job import BacktestJob
 from projections.read_model import ReadModelProjector
 from projections.rebuild import rebuild_read_model
 from projections.runner import SubscriberRunner
-from tests.factories import register, submit
+from tests.factories import LEASE, register, submit
 
 
 def _history(store: EventStore, jobs: int = 60) -> None:
@@ -35,7 +35,7 @@ def _history(store: EventStore, jobs: int = 60) -> None:
         job: BacktestJob = backtests.job(view.id)
         fate = rng.choice(["wait", "run", "complete", "fail", "cancel"])
         if fate in {"run", "complete", "fail"}:
-            job.start(attempt=1, worker="w1")
+            job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
             for step in range(rng.randint(0, 4)):
                 job.report_progress("backtest", step / 4)
             if fate == "complete":

@@ -10,7 +10,7 @@ from adapters.sql_read_store import SqlReadStore
 from commands.store import EventStore, StoredEvent
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
-from tests.factories import new_job
+from tests.factories import LEASE, new_job
 
 ReadStore = InMemoryReadStore | SqlReadStore
 
@@ -41,7 +41,7 @@ def test_two_runners_on_one_store_apply_each_event_once(
     ]
     for _ in range(30):
         job = new_job()
-        job.start(attempt=1, worker="w")
+        job.start(attempt=1, worker="w", lease_expires_at=LEASE)
         event_store.commit(job)
     done = threading.Barrier(2)
 

@@ -8,7 +8,7 @@ import pytest
 
 from domain.backtest_job import BacktestJob, JobStatus
 from domain.errors import IllegalTransition, InvalidValue
-from tests.factories import new_job
+from tests.factories import LEASE, new_job
 
 
 def _submitted() -> BacktestJob:
@@ -23,13 +23,19 @@ def _submitted_cancel_requested() -> BacktestJob:
 
 def _running() -> BacktestJob:
     job = new_job()
-    job.start(attempt=1, worker="w1")
+    job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
     return job
 
 
 def _running_cancel_requested() -> BacktestJob:
     job = _running()
     job.request_cancel("bob")
+    return job
+
+
+def _queued() -> BacktestJob:
+    job = _running()
+    job.requeue(attempt=1, reason="worker w1 died")
     return job
 
 
@@ -56,18 +62,21 @@ STATES: dict[str, Callable[[], BacktestJob]] = {
     "submitted+cancel": _submitted_cancel_requested,
     "running": _running,
     "running+cancel": _running_cancel_requested,
+    "queued": _queued,
     "completed": _completed,
     "failed": _failed,
     "cancelled": _cancelled,
 }
 
 ACTIONS: dict[str, Callable[[BacktestJob], object]] = {
-    "start": lambda j: j.start(attempt=j.attempt + 1, worker="w2"),
+    "start": lambda j: j.start(attempt=j.attempt + 1, worker="w2", lease_expires_at=LEASE),
     "progress": lambda j: j.report_progress("backtest", 0.5),
     "complete": lambda j: j.complete({"total_trades": 1}),
     "fail": lambda j: j.fail("boom"),
     "request_cancel": lambda j: j.request_cancel("carol"),
     "cancel": lambda j: j.cancel("stopped"),
+    "renew_lease": lambda j: j.renew_lease(attempt=j.attempt, expires_at=LEASE),
+    "requeue": lambda j: j.requeue(attempt=j.attempt, reason="lease ran out"),
 }
 
 # (state, action) -> the status after it, or None when the state machine refuses it.
@@ -88,6 +97,14 @@ LEGAL: dict[tuple[str, str], JobStatus] = {
     ("running+cancel", "fail"): JobStatus.FAILED,
     ("running+cancel", "request_cancel"): JobStatus.RUNNING,
     ("running+cancel", "cancel"): JobStatus.CANCELLED,
+    ("running", "renew_lease"): JobStatus.RUNNING,
+    ("running", "requeue"): JobStatus.QUEUED,
+    ("running+cancel", "renew_lease"): JobStatus.RUNNING,
+    ("running+cancel", "requeue"): JobStatus.QUEUED,
+    ("queued", "start"): JobStatus.RUNNING,
+    ("queued", "fail"): JobStatus.FAILED,
+    ("queued", "request_cancel"): JobStatus.QUEUED,
+    ("queued", "cancel"): JobStatus.CANCELLED,
 }
 
 
@@ -117,7 +134,7 @@ def test_a_second_cancel_request_adds_no_event() -> None:
 def test_start_needs_the_next_attempt_number() -> None:
     job = new_job()
     with pytest.raises(InvalidValue, match="attempt"):
-        job.start(attempt=2, worker="w1")
+        job.start(attempt=2, worker="w1", lease_expires_at=LEASE)
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.01])
@@ -169,3 +186,31 @@ def test_submission_rejects_bad_values_naming_the_field(
     with pytest.raises(InvalidValue) as caught:
         new_job(**overrides)
     assert caught.value.field == field
+
+
+def test_a_requeued_job_starts_again_as_the_next_attempt() -> None:
+    job = _queued()
+    assert job.worker is None and job.error == "worker w1 died" and job.lease_expires_at is None
+    job.start(attempt=2, worker="w2", lease_expires_at=LEASE)
+    assert (job.status, job.attempt, job.worker) == (JobStatus.RUNNING, 2, "w2")
+
+
+def test_a_stale_attempt_cannot_touch_the_current_one() -> None:
+    job = _queued()
+    job.start(attempt=2, worker="w2", lease_expires_at=LEASE)
+    for act in (
+        lambda: job.renew_lease(attempt=1, expires_at=LEASE),
+        lambda: job.requeue(attempt=1, reason="late"),
+    ):
+        with pytest.raises(IllegalTransition):
+            act()
+
+
+def test_lease_expiry() -> None:
+    from datetime import timedelta
+
+    job = _running()
+    assert not job.lease_expired(LEASE - timedelta(seconds=1))
+    assert job.lease_expired(LEASE + timedelta(seconds=1))
+    job.complete({})
+    assert not job.lease_expired(LEASE + timedelta(seconds=1)), "a finished job holds no lease"

@@ -13,7 +13,7 @@ from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
 from domain.errors import IllegalTransition, InvalidValue
-from tests.factories import register, submit
+from tests.factories import LEASE, register, submit
 
 
 def test_registering_numbers_versions_and_hashes_code(strategies: StrategyCommands) -> None:
@@ -69,7 +69,7 @@ def test_cancel_of_a_running_job_only_requests_it(
     strategies.register_strategy_version(register(), "alice")
     view, _ = backtests.submit_backtest(submit(), "alice")
     job = backtests.job(view.id)
-    job.start(attempt=1, worker="w1")
+    job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
     store.commit(job)
     requested, _ = backtests.cancel_backtest(CancelBacktest(job_id=view.id), "bob")
     assert requested.status == "running" and requested.cancel_requested
@@ -127,8 +127,8 @@ def test_a_stale_aggregate_loses_with_a_conflict(
     view, _ = backtests.submit_backtest(submit(), "alice")
     first: BacktestJob = backtests.job(view.id)
     second: BacktestJob = backtests.job(view.id)
-    first.start(attempt=1, worker="w1")
-    second.start(attempt=1, worker="w2")
+    first.start(attempt=1, worker="w1", lease_expires_at=LEASE)
+    second.start(attempt=1, worker="w2", lease_expires_at=LEASE)
     store.commit(first)
     with pytest.raises(ConcurrencyConflict):
         store.commit(second)

@@ -14,7 +14,7 @@ from eventsourcing.persistence import JSONTranscoder, MapperDeserialisationError
 from adapters.msgspec_mapper import MsgspecMapper
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
-from tests.factories import new_job
+from tests.factories import LEASE, new_job
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def _round_trip(mapper: MsgspecMapper, events: list[Any]) -> list[Any]:
 
 def test_every_job_event_round_trips_with_types(mapper: MsgspecMapper) -> None:
     job = new_job(stake_amount=100.0, fee=0.001)
-    job.start(attempt=1, worker="w1")
+    job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
     job.report_progress("backtest", 0.5)
     job.complete({"total_trades": 3, "profit_total": -0.02, "sharpe": None})
     events = job.collect_events()
@@ -56,7 +56,7 @@ def test_catalog_events_round_trip(mapper: MsgspecMapper) -> None:
 
 def test_rebuilding_an_aggregate_from_decoded_events(mapper: MsgspecMapper) -> None:
     job = new_job()
-    job.start(attempt=1, worker="w1")
+    job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
     decoded = _round_trip(mapper, job.collect_events())
     rebuilt = None
     for e in decoded:

@@ -14,7 +14,7 @@ from domain.backtest_job import BacktestJob
 from domain.identity import strategy_version_id
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
-from tests.factories import register, submit
+from tests.factories import LEASE, register, submit
 
 
 def _catch_up(store: EventStore, read_store: InMemoryReadStore) -> None:
@@ -27,7 +27,7 @@ def _drive(store: EventStore, backtests: BacktestCommands, job_id: Any, *steps: 
     job: BacktestJob = backtests.job(job_id)
     for step in steps:
         if step == "start":
-            job.start(attempt=job.attempt + 1, worker="w1")
+            job.start(attempt=job.attempt + 1, worker="w1", lease_expires_at=LEASE)
         elif step == "progress":
             job.report_progress("backtest", 0.4)
         elif step == "complete":

@@ -1,0 +1,1 @@
+"""Freqtrade adapter: offline markets, run configuration, worker processes, result parsing."""
