@@ -21,7 +21,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed
 
+# Sample candles and the sample strategy first, so a new user can backtest at once.
 run: install
+	$(BIN)/tradai seed
 	$(BIN)/tradai serve
 
 # PostgreSQL server binaries for the integration tests (the tests start and stop the server).

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from dataclasses import dataclass, field
 
+from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_read_store import SqlReadStore, create_engine
 from app.secrets import jwt_secret
 from app.settings import Settings
 from commands.backtests import BacktestCommands
+from commands.execution import ExecutionCommands
 from commands.idempotency import Outcome
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
+from projections.execution_ports import WorkerPool
+from projections.executor import CancelWatcher, Executor
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 
@@ -21,26 +28,46 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Container:
-    """The assembled service: stores, command handlers, subscribers."""
+    """The assembled service: stores, command handlers, subscribers, the executor."""
 
     settings: Settings
     store: EventStore
     read_store: SqlReadStore
+    artifacts: LocalArtifactStore
     backtests: BacktestCommands
     strategies: StrategyCommands
     read_model: SubscriberRunner
     jwt_secret: str
     subscribers: list[SubscriberRunner] = field(default_factory=list)
+    executor: Executor | None = None
+    pool: WorkerPool | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
         self.read_store.create()
+        if self.pool is not None:
+            self.pool.start()
         for runner in self.subscribers:
             self.store.on_commit(runner.wake)
             runner.start()
+        if self.executor is not None:
+            thread = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
-        for runner in self.subscribers:
-            runner.stop()
+        self._stopping.set()
+        if self.executor is not None:
+            self.executor.stop()  # running jobs go back to the queue before the workers end
+        for runner in reversed(self.subscribers):
+            if runner is not self.read_model:
+                runner.stop()
+        if self.pool is not None:
+            self.pool.stop()
+        self.read_model.stop()
+        for thread in self._threads:
+            thread.join(5)
         self.store.close()
         self.read_store.engine.dispose()
 
@@ -49,24 +76,77 @@ class Container:
         if not self.read_model.wait_for(outcome.position, self.settings.read_your_writes_timeout):
             log.warning("read model lags behind position %s", outcome.position)
 
+    def _keep_leases(self) -> None:
+        assert self.executor is not None
+        interval = max(self.settings.lease_seconds / 3, 0.2)
+        while not self._stopping.wait(interval):
+            try:
+                self.executor.keep_leases(self.read_store)
+            except Exception:
+                log.exception("lease keeping failed; trying again in %.1f s", interval)
+
+
+def _pool(settings: Settings) -> WorkerPool | None:
+    if settings.executor == "off":
+        return None
+    if settings.executor == "memory":
+        from adapters.memory_pool import MemoryWorkerPool
+
+        return MemoryWorkerPool(settings.worker_count, settings.data_path / "work")
+    from adapters.freqtrade.pool import LocalWorkerPool, RunLimits
+
+    return LocalWorkerPool(
+        settings.worker_count,
+        settings.data_path / "work",
+        settings.market_data_path,
+        offline_markets=settings.offline_markets,
+        limits=RunLimits(settings.run_time_limit_seconds, settings.run_memory_limit_mb),
+        keep_workdirs=settings.keep_workdirs,
+    )
+
 
 def bootstrap(settings: Settings) -> Container:
     """Connect every part named by the settings; call start() to run the subscribers."""
     store = open_event_store(settings.resolved_event_store_url)
     read_store = SqlReadStore(create_engine(settings.resolved_read_model_url))
+    artifacts = LocalArtifactStore(settings.artifacts_path)
     read_model = SubscriberRunner(
-        ReadModelProjector(read_store),
+        ReadModelProjector(read_store, artifacts=artifacts),
         store,
         batch_size=settings.projection_batch_size,
         poll_interval=settings.subscriber_poll_interval,
     )
-    return Container(
+    container = Container(
         settings=settings,
         store=store,
         read_store=read_store,
+        artifacts=artifacts,
         backtests=BacktestCommands(store),
         strategies=StrategyCommands(store),
         read_model=read_model,
         jwt_secret=jwt_secret(settings),
         subscribers=[read_model],
     )
+    pool = _pool(settings)
+    if pool is not None:
+        executor = Executor(
+            store,
+            ExecutionCommands(store),
+            pool,
+            artifacts,
+            read_store,
+            worker_name=f"{socket.gethostname()}:{os.getpid()}",
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+        )
+        dispatcher = SubscriberRunner(
+            executor, store, batch_size=50, poll_interval=settings.subscriber_poll_interval
+        )
+        canceller = SubscriberRunner(
+            CancelWatcher(pool, store.max_position()),
+            store,
+            poll_interval=settings.subscriber_poll_interval,
+        )
+        container.pool, container.executor = pool, executor
+        container.subscribers += [canceller, dispatcher]
+    return container

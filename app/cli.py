@@ -11,9 +11,14 @@ from app.auth import Role, mint_token
 from app.secrets import jwt_secret
 from app.settings import DESCRIPTIONS, PREFIX, Settings, SettingsError, load_settings
 
+SAMPLE_STRATEGY = "SampleEmaCross"
+SAMPLE_TIMERANGE = "20240101-20240701"
+
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="TradAI Backend")
 projections_cli = typer.Typer(no_args_is_help=True, help="Read models built from the event store.")
 events_cli = typer.Typer(no_args_is_help=True, help="The stored event types.")
+data_cli = typer.Typer(no_args_is_help=True, help="Market data (candles) for backtests.")
+cli.add_typer(data_cli, name="data")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(events_cli, name="events")
 
@@ -94,6 +99,74 @@ def event_schemas() -> None:
     from app.event_catalog import event_schemas as schemas
 
     typer.echo(json.dumps(schemas(), indent=2, sort_keys=True))
+
+
+@data_cli.command("generate")
+def data_generate(
+    pairs: Annotated[str, typer.Option(help="comma-separated pairs")] = "BTC/USDT,ETH/USDT",
+    timeframes: Annotated[str, typer.Option(help="comma-separated timeframes")] = "5m,1h",
+    timerange: Annotated[str, typer.Option(help="YYYYMMDD-YYYYMMDD")] = SAMPLE_TIMERANGE,
+    exchange: Annotated[str, typer.Option()] = "binance",
+    overwrite: Annotated[bool, typer.Option(help="rewrite files that exist")] = False,
+) -> None:
+    """Write sample candles in freqtrade's layout under BACKEND_MARKET_DATA_DIR."""
+    from adapters.sample_data import generate
+    from domain.errors import InvalidValue
+    from domain.market import check_pair, check_timeframe, parse_timerange
+
+    settings = _settings()
+    try:
+        start, end = parse_timerange(timerange)
+        pair_list = [p.strip() for p in pairs.split(",") if p.strip()]
+        for pair in pair_list:
+            check_pair(pair)
+        frames = [t.strip() for t in timeframes.split(",") if t.strip()]
+        for timeframe in frames:
+            check_timeframe(timeframe)
+        written = generate(
+            settings.market_data_path, exchange, pair_list, frames, start, end, overwrite=overwrite
+        )
+    except (InvalidValue, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    where = settings.market_data_path / exchange
+    typer.echo(
+        f"{len(written)} candle files written to {where}"
+        if written
+        else f"candles already in {where}"
+    )
+
+
+@cli.command()
+def seed() -> None:
+    """Make a new installation ready to backtest: sample candles and the sample strategy."""
+    from importlib import resources
+
+    from adapters.event_store import open_event_store
+    from commands.messages import RegisterStrategyVersion
+    from commands.strategies import StrategyCommands
+    from domain.identity import strategy_id
+
+    data_generate(
+        pairs="BTC/USDT,ETH/USDT", timeframes="5m,1h", timerange=SAMPLE_TIMERANGE,
+        exchange="binance", overwrite=False,
+    )  # fmt: skip
+    settings = _settings()
+    store = open_event_store(settings.resolved_event_store_url)
+    try:
+        if store.exists(strategy_id(SAMPLE_STRATEGY)):
+            typer.echo(f"strategy {SAMPLE_STRATEGY} is registered already")
+            return
+        code = (resources.files("app.samples") / f"{SAMPLE_STRATEGY}.py").read_text()
+        command = RegisterStrategyVersion(
+            name=SAMPLE_STRATEGY,
+            code=code,
+            description="EMA 12/48 crossover above EMA 200 (sample)",
+        )
+        view, _ = StrategyCommands(store).register_strategy_version(command, "tradai-seed")
+        typer.echo(f"registered {view.name} version {view.version}")
+    finally:
+        store.close()
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from app.auth import JWTAuthMiddleware
 from app.bootstrap import Container, bootstrap
 from app.controllers.backtests import BacktestController
+from app.controllers.data import DataController
 from app.controllers.health import HealthController
 from app.controllers.strategies import StrategyController
 from app.problems import EXCEPTION_HANDLERS
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     container = container or bootstrap(settings)
     app = Litestar(
-        route_handlers=[HealthController, BacktestController, StrategyController],
+        route_handlers=[HealthController, BacktestController, StrategyController, DataController],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False)
         },

@@ -11,6 +11,7 @@ import msgspec
 from msgspec import Meta
 
 from commands.views import BacktestJobView, Progress, StrategyVersionView, StrategyView
+from projections.results import EquityPointView, PairResult, Trade
 
 Name = Annotated[str, Meta(min_length=1, max_length=64)]
 Short = Annotated[str, Meta(min_length=1, max_length=32)]
@@ -75,6 +76,35 @@ class Backtest(msgspec.Struct, frozen=True, kw_only=True):
 class BacktestPage(msgspec.Struct, frozen=True):
     items: list[Backtest]
     next_cursor: str | None
+
+
+class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
+    """GET /backtests/{id}/result: freqtrade's numbers for a completed job."""
+
+    id: UUID
+    strategy: str
+    strategy_version: int
+    metrics: dict[str, float | int | None]
+    per_pair: list[PairResult]
+    trade_count: int
+    backtest_start: datetime | None
+    backtest_end: datetime | None
+    artifacts: list[str]
+    error: str | None = None
+
+
+class TradePage(msgspec.Struct, frozen=True):
+    items: list[Trade]
+    next_cursor: str | None
+
+
+class Equity(msgspec.Struct, frozen=True, kw_only=True):
+    """GET /backtests/{id}/equity: realised equity and drawdown (0..1) after each close."""
+
+    id: UUID
+    starting_balance: float | int | None
+    max_drawdown: float
+    points: list[EquityPointView]
 
 
 class JobEvent(msgspec.Struct, frozen=True):
@@ -166,3 +196,22 @@ class Health(msgspec.Struct, frozen=True):
     status: str
     checks: dict[str, str] = {}
     positions: dict[str, int] = {}
+
+
+class PairCoverage(msgspec.Struct, frozen=True):
+    pair: str
+    available: bool
+    covers_range: bool
+    first: datetime | None
+    last: datetime | None
+    candles: int
+
+
+class DataAvailability(msgspec.Struct, frozen=True):
+    """GET /data/availability: which candles exist for each pair."""
+
+    exchange: str
+    timeframe: str
+    timerange: str
+    complete: bool
+    pairs: list[PairCoverage]

@@ -26,6 +26,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     subscriber_poll_interval: float = 1.0
     projection_batch_size: int = 500
     log_level: str = "info"
+    executor: str = "local"
+    workers: int = 0
+    run_time_limit_seconds: float = 900.0
+    run_memory_limit_mb: int = 3072
+    lease_seconds: float = 30.0
+    max_attempts: int = 2
+    market_data_dir: str = ""
+    offline_markets: bool = True
+    artifacts_dir: str = ""
+    keep_workdirs: bool = False
     strategy_service_url: str = "http://localhost:8003"
     data_collection_url: str = "http://localhost:8002"
     mlflow_tracking_uri: str = "http://localhost:5001"
@@ -35,6 +45,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).resolve()
+
+    @property
+    def worker_count(self) -> int:
+        """Worker processes of the local executor; 0 means one per CPU."""
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def market_data_path(self) -> Path:
+        return (
+            Path(self.market_data_dir).resolve()
+            if self.market_data_dir
+            else self.data_path / "market-data"
+        )
+
+    @property
+    def artifacts_path(self) -> Path:
+        return (
+            Path(self.artifacts_dir).resolve()
+            if self.artifacts_dir
+            else self.data_path / "artifacts"
+        )
 
     @property
     def resolved_event_store_url(self) -> str:
@@ -61,6 +92,16 @@ DESCRIPTIONS: dict[str, str] = {
     "subscriber_poll_interval": "seconds between polls for events written by other processes",
     "projection_batch_size": "events per read-model transaction",
     "log_level": "debug, info, warning or error",
+    "executor": "who runs backtests: local (worker processes), memory (tests, no freqtrade), off",
+    "workers": "worker processes of the local executor; 0 = one per CPU",
+    "run_time_limit_seconds": "wall time one backtest may take before it is stopped and failed",
+    "run_memory_limit_mb": "resident memory one backtest may use before it is stopped and failed",
+    "lease_seconds": "how long a claimed job stays claimed without a sign of life from its worker",
+    "max_attempts": "runs a job gets when its worker dies before it is failed",
+    "market_data_dir": "candles as <dir>/<exchange>/<PAIR>-<tf>.feather; empty = data_dir/...",
+    "offline_markets": "generate market metadata locally instead of loading it from the exchange",
+    "artifacts_dir": "run artifacts (freqtrade's result zip, logs); empty = data_dir/artifacts",
+    "keep_workdirs": "keep each run's working directory after it ends (for debugging)",
     "strategy_service_url": "Strategy Service base URL (gateway)",
     "data_collection_url": "Data Collection base URL (gateway)",
     "mlflow_tracking_uri": "MLflow base URL (gateway)",
@@ -86,6 +127,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"{key} is not a setting; known: {', '.join(sorted(fields))}")
         values[name] = value
     try:
-        return msgspec.convert(values, Settings, strict=False)
+        settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as error:
         raise SettingsError(f"bad setting: {error}") from None
+    if settings.executor not in EXECUTORS:
+        raise SettingsError(f"BACKEND_EXECUTOR must be one of {', '.join(EXECUTORS)}")
+    return settings
+
+
+EXECUTORS = ("local", "memory", "off")

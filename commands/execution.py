@@ -84,6 +84,18 @@ class ExecutionCommands:
 
         return self._update(job_id, attempt, settle)
 
+    def release(self, job_id: UUID, attempt: int, reason: str) -> bool:
+        """Give the job back to the queue without counting it against its attempts' limit
+        (the service is stopping; nothing went wrong with the run)."""
+
+        def settle(job: BacktestJob) -> None:
+            if job.cancel_requested_by is not None:
+                job.cancel(f"cancelled by {job.cancel_requested_by}; {reason}")
+            else:
+                job.requeue(attempt, f"attempt {attempt} interrupted: {reason}; it will run again")
+
+        return self._update(job_id, attempt, settle)
+
     def reap(self, job_id: UUID, max_attempts: int) -> bool:
         """Settle a running job whose lease ran out (its worker stopped renewing it)."""
         job = self._job(job_id)

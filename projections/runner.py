@@ -110,6 +110,8 @@ class SubscriberRunner:
                 self.last_error = None
                 backoff = 0.1
             except Exception as error:  # a broken batch must not kill the thread; retry it
+                if self._stopping.is_set():
+                    break
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.exception("subscriber %s failed at position %s", self.name, self._position)
                 self._stopping.wait(backoff)

@@ -16,9 +16,19 @@ from app.auth import READ, RESEARCH, Principal
 from app.bootstrap import Container
 from app.params import JobIdPath
 from app.problems import ResultNotReady
-from app.schemas import Backtest, BacktestCreate, BacktestPage, JobEvent, JobStatusFilter
+from app.schemas import (
+    Backtest,
+    BacktestCreate,
+    BacktestPage,
+    BacktestResult,
+    Equity,
+    JobEvent,
+    JobStatusFilter,
+    TradePage,
+)
 from commands.messages import CancelBacktest, SubmitBacktest
 from commands.views import BacktestJobView
+from projections.results import BacktestResultView, Trade
 
 IdempotencyKey = Annotated[
     str | None,
@@ -96,22 +106,74 @@ class BacktestController(Controller):
         return Backtest.of(view)
 
     @get("/{job_id:str}/result", guards=[READ], sync_to_thread=True)
-    def result(self, job_id: JobIdPath, container: Container) -> dict[str, Any]:
-        """Metrics of a completed job; 409 while it is not completed."""
-        view = _completed(container, job_id)
-        return {"id": str(view.id), "metrics": view.summary or {}, "per_pair": []}
+    def result(self, job_id: JobIdPath, container: Container) -> BacktestResult:
+        """Freqtrade's metrics and per-pair results of a completed job; 409 before that."""
+        view, result = _result(container, job_id)
+        return BacktestResult(
+            id=view.id,
+            strategy=view.strategy,
+            strategy_version=view.strategy_version,
+            metrics=result.metrics,
+            per_pair=result.per_pair,
+            trade_count=result.trade_count,
+            backtest_start=result.backtest_start,
+            backtest_end=result.backtest_end,
+            artifacts=sorted(view.artifacts),
+            error=result.error,
+        )
 
     @get("/{job_id:str}/trades", guards=[READ], sync_to_thread=True)
-    def trades(self, job_id: JobIdPath, container: Container) -> dict[str, Any]:
-        """The trades of a completed job; 409 while it is not completed."""
-        _completed(container, job_id)
-        raise ResultNotReady(f"no trade records are stored for backtest job {job_id}")
+    def trades(
+        self,
+        job_id: JobIdPath,
+        container: Container,
+        limit: Annotated[int, Parameter(ge=1, le=1000, description="page size")] = 100,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> TradePage:
+        """The closed trades of a completed job, oldest first, with freqtrade's field names."""
+        view, _ = _result(container, job_id)
+        page = container.read_store.list_trades(view.id, limit=limit, cursor=cursor)
+        return TradePage(
+            items=[t for t in page.items if isinstance(t, Trade)], next_cursor=page.next_cursor
+        )
 
     @get("/{job_id:str}/equity", guards=[READ], sync_to_thread=True)
-    def equity(self, job_id: JobIdPath, container: Container) -> dict[str, Any]:
-        """The equity curve of a completed job; 409 while it is not completed."""
-        _completed(container, job_id)
-        raise ResultNotReady(f"no equity curve is stored for backtest job {job_id}")
+    def equity(self, job_id: JobIdPath, container: Container) -> Equity:
+        """Equity after each closing time and the drawdown from the peak so far."""
+        view, result = _result(container, job_id)
+        points = result.equity
+        return Equity(
+            id=view.id,
+            starting_balance=result.metrics.get("starting_balance"),
+            max_drawdown=max((p.drawdown for p in points), default=0.0),
+            points=points,
+        )
+
+    @get(
+        "/{job_id:str}/artifacts/{name:str}",
+        guards=[READ],
+        sync_to_thread=True,
+        media_type="application/octet-stream",
+    )
+    def artifact(self, job_id: JobIdPath, name: str, container: Container) -> Response[bytes]:
+        """A file the run produced, e.g. freqtrade's own `freqtrade-result.zip`."""
+        view = _job(container, params.job_id(job_id))
+        key = view.artifacts.get(name)
+        if key is None:
+            raise NotFoundException(
+                f"backtest job {view.id} has no artifact {name!r}; it has {sorted(view.artifacts)}"
+            )
+        try:
+            content = container.artifacts.read(key)
+        except FileNotFoundError:
+            raise NotFoundException(
+                f"artifact {name!r} of job {view.id} is no longer stored"
+            ) from None
+        return Response(
+            content,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{view.id}-{name}"'},
+        )
 
     @get("/{job_id:str}/events", guards=[READ], sync_to_thread=True)
     def events(self, job_id: JobIdPath, container: Container) -> list[JobEvent]:
@@ -135,10 +197,13 @@ def _job(container: Container, job_id: UUID) -> BacktestJobView:
     return view
 
 
-def _completed(container: Container, raw_id: str) -> BacktestJobView:
+def _result(container: Container, raw_id: str) -> tuple[BacktestJobView, BacktestResultView]:
     view = _job(container, params.job_id(raw_id))
     if view.status != "completed":
         raise ResultNotReady(
             f"backtest job {view.id} is {view.status}; results exist once it completed"
         )
-    return view
+    result = container.read_store.get_result(view.id)
+    if result is None:  # written with the job's document; absent only while a rebuild swaps
+        raise ResultNotReady(f"the result of backtest job {view.id} is being indexed; try again")
+    return view, result

@@ -1,0 +1,209 @@
+"""A worker process: imports freqtrade once, then runs backtests one at a time on request.
+
+Runs in its own process (spawned by the pool), so strategy code, freqtrade's memory and a
+crash stay out of the API process. Messages on the pipe are tuples:
+parent -> worker: (spec JSON, workdir) or None to exit;
+worker -> parent: ("ready", pid) | ("progress", phase, fraction) | ("done", output JSON)
+                  | ("failed", reason).
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import time
+import traceback
+from collections import deque
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from adapters.freqtrade.results import ResultMissing, latest_zip, run_result, strategy_stats
+from adapters.freqtrade.run_config import freqtrade_args, freqtrade_config
+from adapters.market_data import coverage, missing_data_message
+from domain.market import parse_timerange
+from projections.execution_ports import RunOutput, RunSpec
+
+PHASES = ("dataload", "analyze", "convert", "backtest")
+
+
+class RunFailed(Exception):
+    """The run cannot produce a result; the message says why, in freqtrade's words if any."""
+
+
+class ProgressThrottle:
+    """Turns freqtrade's many progress callbacks into a handful of messages."""
+
+    def __init__(self, send: Any, min_step: float = 0.1, min_seconds: float = 0.5) -> None:
+        self.send = send
+        self.min_step = min_step
+        self.min_seconds = min_seconds
+        self.phase: str | None = None
+        self.fraction = -1.0
+        self.sent_at = 0.0
+
+    def __call__(self, task: Any) -> None:
+        phase = str(task.description).lower()
+        if phase not in PHASES or not task.total:
+            return
+        index = PHASES.index(phase)
+        within = min(max(float(task.completed) / float(task.total), 0.0), 1.0)
+        fraction = round((index + within) / len(PHASES), 3)
+        now = time.monotonic()
+        if phase != self.phase or (
+            fraction - self.fraction >= self.min_step and now - self.sent_at >= self.min_seconds
+        ):
+            self.phase, self.fraction, self.sent_at = phase, fraction, now
+            self.send(("progress", phase, fraction))
+
+
+class LogTail(logging.Handler):
+    """Keeps freqtrade's last warnings and errors, to explain a failure."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.lines: deque[str] = deque(maxlen=20)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _silence_stdio() -> None:
+    # freqtrade prints result tables; the parent reads only the pipe and the run's log file.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+
+
+def main(conn: Connection, options: dict[str, Any]) -> None:
+    """Worker entry point: warm up, then serve run requests until told to stop."""
+    _silence_stdio()
+    logging.basicConfig(level=logging.WARNING)
+    from freqtrade.commands.optimize_commands import setup_optimize_configuration  # noqa: F401
+    from freqtrade.optimize.backtesting import Backtesting  # noqa: F401
+
+    if options.get("offline_markets", True):
+        from adapters.freqtrade import offline_markets
+
+        offline_markets.install()
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        spec = msgspec.json.decode(request[0], type=RunSpec)
+        try:
+            output = run(spec, Path(request[1]), Path(options["market_data_dir"]), conn.send)
+            conn.send(("done", msgspec.json.encode(output)))
+        except RunFailed as failure:
+            conn.send(("failed", str(failure)))
+        except Exception as error:  # anything else is still a failed run, told plainly
+            conn.send(("failed", f"{type(error).__name__}: {error}"))
+
+
+def run(spec: RunSpec, workdir: Path, datadir: Path, send: Any) -> RunOutput:
+    """One backtest of `spec` in `workdir`; raises RunFailed with a reason a person can act on."""
+    from freqtrade.commands.optimize_commands import setup_optimize_configuration
+    from freqtrade.enums import RunMode
+    from freqtrade.optimize.backtesting import Backtesting
+
+    from adapters.freqtrade import offline_markets
+
+    _check_data(spec, datadir)
+    strategy_file = _write_strategy(spec, workdir)
+    for sub in ("user_data", "results"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.json"
+    config_path.write_bytes(msgspec.json.encode(freqtrade_config(spec, workdir)))
+    offline_markets.set_pairs(spec.pairs)
+
+    tail = LogTail()
+    log_path = workdir / "freqtrade.log"
+    file_log = logging.FileHandler(log_path)
+    file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_log.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(tail)
+    root.addHandler(file_log)
+    try:
+        try:
+            config = setup_optimize_configuration(
+                freqtrade_args(spec, workdir, config_path, datadir), RunMode.BACKTEST
+            )
+        except Exception as error:
+            raise RunFailed(f"freqtrade configuration error: {error}") from None
+        try:
+            backtesting = Backtesting(config, progress_callback=ProgressThrottle(send))
+            backtesting.start()
+        except Exception as error:
+            raise RunFailed(_explain(error, strategy_file, tail)) from None
+        try:
+            zip_path = latest_zip(workdir / "results")
+            result = run_result(strategy_stats(zip_path, spec.strategy), spec.strategy)
+        except ResultMissing as missing:
+            raise RunFailed(
+                f"{missing}; freqtrade said: {' | '.join(tail.lines) or 'nothing'}"
+            ) from None
+    finally:
+        root.removeHandler(tail)
+        root.removeHandler(file_log)
+        file_log.close()
+    dropped = sorted(set(spec.pairs) - {p.pair for p in result.per_pair})
+    if dropped:
+        raise RunFailed(
+            f"freqtrade did not backtest {', '.join(dropped)} (unknown to the exchange)"
+        )
+    result_path = workdir / "result.json"
+    result_path.write_bytes(msgspec.json.encode(result))
+    files = {
+        "result": str(result_path),
+        "freqtrade-result.zip": str(zip_path),
+        "freqtrade.log": str(log_path),
+    }
+    return RunOutput(summary=result.metrics, files=files)
+
+
+def _check_data(spec: RunSpec, datadir: Path) -> None:
+    start, end = parse_timerange(spec.timerange)
+    found = [coverage(datadir, spec.exchange, p, spec.timeframe, start, end) for p in spec.pairs]
+    gaps = [c for c in found if not c.covers_range]
+    if gaps:
+        raise RunFailed(missing_data_message(spec.exchange, spec.timerange, gaps))
+
+
+def _write_strategy(spec: RunSpec, workdir: Path) -> Path:
+    folder = workdir / "strategies"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{spec.strategy}.py"
+    path.write_text(spec.code)
+    try:
+        tree = ast.parse(spec.code, filename=path.name)
+    except SyntaxError as error:
+        where = f"{path.name}, line {error.lineno}"
+        raise RunFailed(
+            f"the strategy does not compile: SyntaxError: {error.msg} ({where})"
+        ) from None
+    if not any(isinstance(n, ast.ClassDef) and n.name == spec.strategy for n in tree.body):
+        raise RunFailed(f"the strategy code defines no class named {spec.strategy}")
+    return path
+
+
+def _explain(error: BaseException, strategy_file: Path, tail: LogTail) -> str:
+    """Freqtrade's message, plus where in the strategy's own code it went wrong."""
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == strategy_file
+    ]
+    where = (
+        f" ({strategy_file.name}, line {frames[-1].lineno}, in {frames[-1].name})" if frames else ""
+    )
+    message = f"{type(error).__name__}: {error}{where}"
+    if type(error).__name__ == "OperationalException" and tail.lines:
+        message += f"; freqtrade said: {tail.lines[-1]}"
+    return message

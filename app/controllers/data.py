@@ -1,0 +1,52 @@
+"""Market data endpoints: which candles the executor can use."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from adapters.market_data import coverage
+from app.auth import READ
+from app.bootstrap import Container
+from app.schemas import DataAvailability, PairCoverage
+from domain.market import check_exchange, check_pair, check_timeframe, parse_timerange
+
+
+class DataController(Controller):
+    path = "/api/v1/data"
+    tags = ["data"]
+
+    @get("/availability", guards=[READ], sync_to_thread=True)
+    def availability(
+        self,
+        container: Container,
+        pairs: Annotated[
+            str, Parameter(max_length=2000, description="comma-separated, e.g. BTC/USDT,ETH/USDT")
+        ],
+        timeframe: Annotated[str, Parameter(max_length=8)],
+        timerange: Annotated[str, Parameter(max_length=17, description="YYYYMMDD-YYYYMMDD")],
+        exchange: Annotated[str, Parameter(max_length=32)] = "binance",
+    ) -> DataAvailability:
+        """Per pair: do candles exist, their first and last time, do they span the range."""
+        wanted = [p.strip() for p in pairs.split(",") if p.strip()]
+        for index, pair in enumerate(wanted):
+            check_pair(pair, f"pairs[{index}]")
+        check_timeframe(timeframe)
+        check_exchange(exchange)
+        start, end = parse_timerange(timerange)
+        found = [
+            coverage(container.settings.market_data_path, exchange, pair, timeframe, start, end)
+            for pair in wanted
+        ]
+        return DataAvailability(
+            exchange=exchange,
+            timeframe=timeframe,
+            timerange=timerange,
+            complete=bool(found) and all(c.covers_range for c in found),
+            pairs=[
+                PairCoverage(c.pair, c.available, c.covers_range, c.first, c.last, c.candles)
+                for c in found
+            ],
+        )
