@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from commands.errors import NotFound, UnknownReference
+from commands.errors import ConcurrencyConflict, NotFound, UnknownReference
 from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idempotent
 from commands.messages import CancelBacktest, SubmitBacktest
 from commands.store import EventStore
@@ -13,6 +13,9 @@ from domain.backtest_job import WAITING_STATUSES, BacktestJob
 from domain.identity import strategy_id, strategy_version_id
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
+
+
+_CANCEL_ATTEMPTS = 5
 
 
 class BacktestCommands:
@@ -53,12 +56,20 @@ class BacktestCommands:
         """Ask a job to stop; a job no worker holds is cancelled at once."""
 
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
-            job = self.job(command.job_id)
-            job.request_cancel(requested_by=actor)
-            if job.status in WAITING_STATUSES:
-                job.cancel(reason=f"cancelled by {actor} before it started")
-            view = job_view(job)
-            return view, self.store.commit(job, remember(view))
+            # A worker's progress report may land between load and commit; the request still
+            # holds on the newer state, so reload and apply it again (a finished job refuses).
+            for attempt in range(_CANCEL_ATTEMPTS):
+                job = self.job(command.job_id)
+                job.request_cancel(requested_by=actor)
+                if job.status in WAITING_STATUSES:
+                    job.cancel(reason=f"cancelled by {actor} before it started")
+                view = job_view(job)
+                try:
+                    return view, self.store.commit(job, remember(view))
+                except ConcurrencyConflict:
+                    if attempt == _CANCEL_ATTEMPTS - 1:
+                        raise
+            raise AssertionError("unreachable")
 
         return run_idempotent(self.store, actor, idempotency_key, command, BacktestJobView, execute)
 
