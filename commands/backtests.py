@@ -1,4 +1,4 @@
-"""Handlers of backtest commands: submit and cancel (the executor's commands join them later)."""
+"""Handlers of the commands clients send about backtests: submit and cancel."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from domain.backtest_job import WAITING_STATUSES, BacktestJob
 from domain.identity import strategy_id, strategy_version_id
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
-
 
 _CANCEL_ATTEMPTS = 5
 

@@ -12,7 +12,8 @@ from tests.support.server import ServerProcess
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server"))
+    # These modules test the API itself: without an executor, jobs stay as submitted.
+    process = ServerProcess(tmp_path_factory.mktemp("server"), {"BACKEND_EXECUTOR": "off"})
     process.start()
     try:
         yield process

@@ -22,6 +22,8 @@ def test_two_replicas_on_one_postgres_serve_the_same_state(tmp_path: Path) -> No
             "BACKEND_READ_MODEL_URL": url,
             "BACKEND_JWT_SECRET": "s" * 40,
             "BACKEND_SUBSCRIBER_POLL_INTERVAL": "0.1",
+            "BACKEND_EXECUTOR": "memory",
+            "BACKEND_LEASE_SECONDS": "5",
         }
         first, second = ServerProcess(tmp_path / "a", env), ServerProcess(tmp_path / "b", env)
         first.start()
@@ -35,19 +37,20 @@ def test_two_replicas_on_one_postgres_serve_the_same_state(tmp_path: Path) -> No
                     a.post("/strategies/PgStrategy/versions", json={"code": "x = 1"}).status_code
                     == 201
                 )
-                ids = [
-                    a.post("/backtests", json=submit_body(strategy="PgStrategy")).json()["id"]
-                    for _ in range(5)
-                ]
-                a.post(f"/backtests/{ids[0]}/cancel")
-                expected = a.get("/backtests", params={"limit": 50}).json()
-                assert [item["id"] for item in expected["items"]] == list(reversed(ids))
-                for _ in range(100):  # the other replica sees the writes after its next poll
-                    if b.get("/backtests", params={"limit": 50}).json() == expected:
+                body = submit_body(strategy="PgStrategy")
+                ids = [a.post("/backtests", json=body).json()["id"] for _ in range(12)]
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:  # both replicas' executors take jobs
+                    page = b.get("/backtests", params={"limit": 50}).json()["items"]
+                    if len(page) == 12 and {j["status"] for j in page} == {"completed"}:
                         break
-                    time.sleep(0.05)
-                assert b.get("/backtests", params={"limit": 50}).json() == expected
-                assert b.get(f"/backtests/{ids[0]}/events").json()[-1]["type"] == "Cancelled"
+                    time.sleep(0.1)
+                assert [j["id"] for j in page] == list(reversed(ids))
+                assert {j["status"] for j in page} == {"completed"}
+                for job_id in ids:  # each job ran exactly once, on one replica or the other
+                    kinds = [e["type"] for e in b.get(f"/backtests/{job_id}/events").json()]
+                    assert kinds.count("Started") == 1 and kinds[-1] == "Completed"
+                assert a.get("/backtests", params={"limit": 50}).json()["items"] == page
         finally:
             first.stop()
             second.stop()

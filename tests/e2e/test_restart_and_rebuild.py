@@ -14,7 +14,7 @@ from tests.support.server import ServerProcess
 
 
 def test_restart_keeps_jobs_and_idempotency_then_rebuild(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
+    server = ServerProcess(tmp_path / "data", {"BACKEND_EXECUTOR": "off"})
     server.start()
     try:
         with client_for(server, "alice", "researcher") as client:

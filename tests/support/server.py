@@ -32,10 +32,11 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
         env |= {
             "BACKEND_HOST": "127.0.0.1",
-            "BACKEND_PORT": str(self.port),
             "BACKEND_DATA_DIR": str(self.data_dir),
             "BACKEND_LOG_LEVEL": "warning",
         }
+        if self.port:
+            env["BACKEND_PORT"] = str(self.port)
         return env | self.extra_env
 
     def start(self, timeout: float = 30.0) -> None:
