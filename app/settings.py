@@ -98,7 +98,9 @@ DESCRIPTIONS: dict[str, str] = {
     "run_memory_limit_mb": "resident memory one backtest may use before it is stopped and failed",
     "lease_seconds": "how long a claimed job stays claimed without a sign of life from its worker",
     "max_attempts": "runs a job gets when its worker dies before it is failed",
-    "market_data_dir": "candles as <dir>/<exchange>/<PAIR>-<tf>.feather; empty = data_dir/...",
+    "market_data_dir": (
+        "candles as <dir>/<exchange>/<PAIR>-<tf>.feather; empty = data_dir/market-data"
+    ),
     "offline_markets": "generate market metadata locally instead of loading it from the exchange",
     "artifacts_dir": "run artifacts (freqtrade's result zip, logs); empty = data_dir/artifacts",
     "keep_workdirs": "keep each run's working directory after it ends (for debugging)",

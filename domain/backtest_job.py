@@ -162,6 +162,11 @@ class BacktestJob(Aggregate):
             raise InvalidValue("pairs", "a pair is listed twice")
         for index, pair in enumerate(pairs):
             check_pair(pair, f"pairs[{index}]")
+        quotes = sorted({pair.split("/")[1].split(":")[0] for pair in pairs})
+        if len(quotes) > 1:
+            raise InvalidValue(
+                "pairs", f"all pairs must share one quote (stake) currency, not {', '.join(quotes)}"
+            )
         check_timeframe(timeframe)
         parse_timerange(timerange)
         check_exchange(exchange)

@@ -170,6 +170,7 @@ def test_a_failed_job_keeps_the_reason() -> None:
         ("pairs", {"pairs": ()}),
         ("pairs", {"pairs": ("BTC/USDT", "BTC/USDT")}),
         ("pairs[1]", {"pairs": ("BTC/USDT", "BTCUSDT")}),
+        ("pairs", {"pairs": ("BTC/USDT", "ETH/BTC")}),
         ("timeframe", {"timeframe": "7m"}),
         ("timerange", {"timerange": "20240301-20240101"}),
         ("timerange", {"timerange": "20240230-20240301"}),

@@ -13,6 +13,7 @@ from app.secrets import jwt_secret
 from app.settings import SettingsError, load_settings
 
 K = "test-secret-of-at-least-32-bytes!"
+DAY = 86_400
 OTHER = "another-secret-of-at-least-32-bytes"
 
 
@@ -52,14 +53,14 @@ def test_admin_passes_every_role() -> None:
     [
         (jwt.encode({"sub": "a", "exp": int(time.time()) - 5}, K, algorithm="HS256"), "expired"),
         (
-            jwt.encode({"sub": "a", "exp": int(time.time()) + 86_400}, OTHER, algorithm="HS256"),
+            jwt.encode({"sub": "a", "exp": int(time.time()) + DAY}, OTHER, algorithm="HS256"),
             "not valid",
         ),
-        (jwt.encode({"exp": int(time.time()) + 86_400}, K, algorithm="HS256"), "not valid"),
+        (jwt.encode({"exp": int(time.time()) + DAY}, K, algorithm="HS256"), "not valid"),
         (jwt.encode({"sub": "a"}, K, algorithm="HS256"), "not valid"),
         (
             jwt.encode(
-                {"sub": "a", "exp": int(time.time()) + 86_400, "roles": "admin"}, K, algorithm="HS256"
+                {"sub": "a", "exp": int(time.time()) + DAY, "roles": "admin"}, K, algorithm="HS256"
             ),
             "list",
         ),
@@ -73,7 +74,7 @@ def test_bad_tokens_are_refused_with_a_reason(token: str, message: str) -> None:
 
 def test_unsigned_tokens_are_refused() -> None:
     token = jwt.encode(
-        {"sub": "a", "exp": int(time.time()) + 86_400, "roles": ["admin"]}, None, algorithm="none"
+        {"sub": "a", "exp": int(time.time()) + DAY, "roles": ["admin"]}, None, algorithm="none"
     )
     with pytest.raises(NotAuthorizedException):
         read_token(K, token)
