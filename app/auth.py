@@ -15,6 +15,9 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import ASGIApp, Guard, Scopes
 
 ALGORITHM = "HS256"
+# WebSocket tokens carry this audience, so they open streams and nothing else, and API tokens
+# (which have no audience) cannot be put into WebSocket URLs, where they would end up in logs.
+WS_AUDIENCE = "tradai-ws"
 
 
 class Role(StrEnum):
@@ -35,18 +38,31 @@ class Principal(msgspec.Struct, frozen=True):
         return Role.ADMIN in self.roles or any(role in self.roles for role in roles)
 
 
-def mint_token(secret: str, sub: str, roles: Iterable[str], ttl_seconds: int) -> str:
+def mint_token(
+    secret: str, sub: str, roles: Iterable[str], ttl_seconds: float, audience: str | None = None
+) -> str:
     """A signed token for `sub` with `roles`, valid for `ttl_seconds`."""
     now = int(time.time())
-    claims = {"sub": sub, "roles": sorted(set(roles)), "iat": now, "exp": now + ttl_seconds}
+    claims: dict[str, object] = {
+        "sub": sub,
+        "roles": sorted(set(roles)),
+        "iat": now,
+        "exp": now + int(ttl_seconds),
+    }
+    if audience is not None:
+        claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(secret: str, token: str) -> Principal:
+def read_token(secret: str, token: str, audience: str | None = None) -> Principal:
     """Verify a token and return its principal; NotAuthorizedException says what is wrong."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            options={"require": ["sub", "exp", *(["aud"] if audience else [])]},
         )
     except jwt.ExpiredSignatureError:
         raise NotAuthorizedException("the token has expired; mint a new one") from None

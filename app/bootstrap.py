@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -20,6 +21,7 @@ from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from projections.execution_ports import WorkerPool
 from projections.executor import CancelWatcher, Executor
+from projections.live import Hub, LiveFeed
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 
@@ -40,9 +42,15 @@ class Container:
     jwt_secret: str
     subscribers: list[SubscriberRunner] = field(default_factory=list)
     executor: Executor | None = None
+    hub: Hub | None = None
     pool: WorkerPool | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    async def bind_loop(self) -> None:
+        """Live streams deliver on the server's event loop; learn it once the server runs."""
+        if self.hub is not None:
+            self.hub.bind(asyncio.get_running_loop())
 
     def start(self) -> None:
         self.read_store.create()
@@ -126,6 +134,16 @@ def bootstrap(settings: Settings) -> Container:
         read_model=read_model,
         jwt_secret=jwt_secret(settings),
         subscribers=[read_model],
+        hub=Hub(store.max_position()),
+    )
+    assert container.hub is not None
+    container.subscribers.append(
+        SubscriberRunner(
+            LiveFeed(container.hub),
+            store,
+            batch_size=200,
+            poll_interval=settings.subscriber_poll_interval,
+        )
     )
     pool = _pool(settings)
     if pool is not None:

@@ -1,4 +1,4 @@
-"""The `tradai` command line: serve the API, mint local tokens, rebuild read models."""
+"""The `tradai` command line: serve the API, operate it, and use it (backtest, strategy)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from app.auth import Role, mint_token
+from app.cli_client import backtest_cli, strategy_cli
 from app.secrets import jwt_secret
 from app.settings import DESCRIPTIONS, PREFIX, Settings, SettingsError, load_settings
 
@@ -18,6 +19,8 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help="TradAI Backe
 projections_cli = typer.Typer(no_args_is_help=True, help="Read models built from the event store.")
 events_cli = typer.Typer(no_args_is_help=True, help="The stored event types.")
 data_cli = typer.Typer(no_args_is_help=True, help="Market data (candles) for backtests.")
+cli.add_typer(backtest_cli, name="backtest")
+cli.add_typer(strategy_cli, name="strategy")
 cli.add_typer(data_cli, name="data")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(events_cli, name="events")

@@ -15,12 +15,14 @@ from app.bootstrap import Container, bootstrap
 from app.controllers.backtests import BacktestController
 from app.controllers.data import DataController
 from app.controllers.health import HealthController
+from app.controllers.live import live_stream, ws_token
 from app.controllers.strategies import StrategyController
 from app.problems import EXCEPTION_HANDLERS
 from app.settings import Settings, load_settings
 
 # Reachable without a token (API.md): health, readiness, metrics and the OpenAPI docs.
-PUBLIC_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/schema"]
+# /ws checks its own short-lived token from the query string (browsers cannot set headers there).
+PUBLIC_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/schema", "^/ws$", "^/api/v1/ws$"]
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
@@ -32,7 +34,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     container = container or bootstrap(settings)
     app = Litestar(
-        route_handlers=[HealthController, BacktestController, StrategyController, DataController],
+        route_handlers=[
+            HealthController,
+            BacktestController,
+            StrategyController,
+            DataController,
+            ws_token,
+            live_stream,
+        ],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False)
         },
@@ -46,7 +55,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
-        on_startup=[container.start],
+        on_startup=[container.start, container.bind_loop],
         on_shutdown=[container.stop],
         openapi_config=OpenAPIConfig(
             title="TradAI Backend",

@@ -196,6 +196,7 @@ class Health(msgspec.Struct, frozen=True):
     status: str
     checks: dict[str, str] = {}
     positions: dict[str, int] = {}
+    gauges: dict[str, int] = {}
 
 
 class PairCoverage(msgspec.Struct, frozen=True):

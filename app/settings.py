@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     offline_markets: bool = True
     artifacts_dir: str = ""
     keep_workdirs: bool = False
+    ws_token_ttl_seconds: int = 60
+    ws_buffer_messages: int = 1000
     strategy_service_url: str = "http://localhost:8003"
     data_collection_url: str = "http://localhost:8002"
     mlflow_tracking_uri: str = "http://localhost:5001"
@@ -104,6 +106,8 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_markets": "generate market metadata locally instead of loading it from the exchange",
     "artifacts_dir": "run artifacts (freqtrade's result zip, logs); empty = data_dir/artifacts",
     "keep_workdirs": "keep each run's working directory after it ends (for debugging)",
+    "ws_token_ttl_seconds": "lifetime of the WebSocket tokens from POST /ws/token",
+    "ws_buffer_messages": "messages queued for a WebSocket client before it is closed as too slow",
     "strategy_service_url": "Strategy Service base URL (gateway)",
     "data_collection_url": "Data Collection base URL (gateway)",
     "mlflow_tracking_uri": "MLflow base URL (gateway)",

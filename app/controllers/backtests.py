@@ -35,6 +35,8 @@ IdempotencyKey = Annotated[
     Parameter(header="Idempotency-Key", min_length=1, max_length=200, required=False),
 ]
 Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
+# The log position a command's effects reach: `since` for a live stream that must miss nothing.
+POSITION = "X-Position"
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
@@ -59,7 +61,7 @@ class BacktestController(Controller):
         return Response(
             Backtest.of(view),
             status_code=HTTP_202_ACCEPTED,
-            headers={"Location": f"/api/v1/backtests/{view.id}"},
+            headers={"Location": f"/api/v1/backtests/{view.id}", POSITION: str(outcome.position)},
         )
 
     @get("", guards=[READ], sync_to_thread=True)
@@ -97,13 +99,17 @@ class BacktestController(Controller):
         request: Request[Principal, Any, Any],
         container: Container,
         idempotency_key: IdempotencyKey = None,
-    ) -> Backtest:
+    ) -> Response[Backtest]:
         """Cancel a job; 409 when it already finished."""
         view, outcome = container.backtests.cancel_backtest(
             CancelBacktest(job_id=params.job_id(job_id)), request.user.sub, idempotency_key
         )
         container.settle(outcome)
-        return Backtest.of(view)
+        return Response(
+            Backtest.of(view),
+            status_code=HTTP_202_ACCEPTED,
+            headers={POSITION: str(outcome.position)},
+        )
 
     @get("/{job_id:str}/result", guards=[READ], sync_to_thread=True)
     def result(self, job_id: JobIdPath, container: Container) -> BacktestResult:

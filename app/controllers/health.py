@@ -25,6 +25,7 @@ class HealthController(Controller):
         """The event store and read model answer and every subscriber keeps up."""
         checks: dict[str, str] = {}
         positions: dict[str, int] = {}
+        gauges: dict[str, int] = {}
         try:
             head = container.store.max_position()
             checks["event_store"] = "ok"
@@ -46,6 +47,11 @@ class HealthController(Controller):
                 checks[f"subscriber:{runner.name}"] = f"lagging by {lag} events"
             else:
                 checks[f"subscriber:{runner.name}"] = f"ok (position {runner.position})"
+        if container.hub is not None:
+            gauges["websocket_clients"] = container.hub.client_count
+            gauges["websocket_subscriptions"] = container.hub.subscription_count
         ok = all(v.startswith("ok") for v in checks.values())
-        health = Health(status="ok" if ok else "not ready", checks=checks, positions=positions)
+        health = Health(
+            status="ok" if ok else "not ready", checks=checks, positions=positions, gauges=gauges
+        )
         return Response(health, status_code=200 if ok else 503)

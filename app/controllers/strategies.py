@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from app import params
 from app.auth import READ, RESEARCH, Principal
 from app.bootstrap import Container
-from app.controllers.backtests import IdempotencyKey, Limit
+from app.controllers.backtests import POSITION, IdempotencyKey, Limit
 from app.params import VersionPath
 from app.schemas import (
     StrategyDetail,
@@ -53,7 +53,10 @@ class StrategyController(Controller):
         return Response(
             StrategyVersionDetail.of(view),
             status_code=HTTP_201_CREATED,
-            headers={"Location": f"/api/v1/strategies/{view.name}/versions/{view.version}"},
+            headers={
+                "Location": f"/api/v1/strategies/{view.name}/versions/{view.version}",
+                POSITION: str(outcome.position),
+            },
         )
 
     @get("", guards=[READ], sync_to_thread=True)
