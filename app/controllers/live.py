@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from app.bootstrap import Container
 from projections.live import LiveClient
 
 POLICY_VIOLATION = 1008
+log = logging.getLogger(__name__)
 
 
 class WsToken(msgspec.Struct, frozen=True):
@@ -52,8 +53,10 @@ async def live_stream(socket: WebSocket[Any, Any, Any], container: Container) ->
         return
 
     async def close(code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
+        try:
             await socket.close(code=code, reason=reason[:120])
+        except Exception:
+            log.exception("closing websocket failed")
 
     client = LiveClient(
         container.hub,
