@@ -70,7 +70,7 @@ def _result_tables(result: dict[str, Any]) -> None:
 def _follow(api: Api, job_id: str, since: int | None) -> dict[str, Any]:
     """Show the job's progress from its live stream until it ends; returns the final job."""
     job: dict[str, Any] = api.get(f"/backtests/{job_id}")
-    if job["status"] in FINAL:
+    if job["status"] in FINAL and since is None:  # nothing to replay from: just the outcome
         return job
     live = console.is_terminal
     with Progress(

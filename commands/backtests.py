@@ -9,7 +9,7 @@ from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idemp
 from commands.messages import CancelBacktest, SubmitBacktest
 from commands.store import EventStore
 from commands.views import BacktestJobView, job_view
-from domain.backtest_job import WAITING_STATUSES, BacktestJob
+from domain.backtest_job import WAITING_STATUSES, BacktestJob, check_submission
 from domain.identity import strategy_id, strategy_version_id
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
@@ -29,6 +29,11 @@ class BacktestCommands:
         """Create a job for a registered strategy version; it waits for a worker."""
 
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
+            c = command  # the values first: they need no lookup
+            check_submission(
+                c.pairs, c.timeframe, c.timerange, c.exchange,
+                c.stake_amount, c.max_open_trades, c.starting_balance, c.fee,
+            )  # fmt: skip
             version = self._strategy_version(command.strategy, command.strategy_version)
             job = BacktestJob(
                 strategy=version.name,

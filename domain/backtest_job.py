@@ -156,25 +156,16 @@ class BacktestJob(Aggregate):
         fee: float | None,
         submitted_by: str,
     ) -> None:
-        if not pairs:
-            raise InvalidValue("pairs", "at least one pair is required")
-        if len(set(pairs)) != len(pairs):
-            raise InvalidValue("pairs", "a pair is listed twice")
-        for index, pair in enumerate(pairs):
-            check_pair(pair, f"pairs[{index}]")
-        quotes = sorted({pair.split("/")[1].split(":")[0] for pair in pairs})
-        if len(quotes) > 1:
-            raise InvalidValue(
-                "pairs", f"all pairs must share one quote (stake) currency, not {', '.join(quotes)}"
-            )
-        check_timeframe(timeframe)
-        parse_timerange(timerange)
-        check_exchange(exchange)
-        _check_positive("stake_amount", stake_amount)
-        _check_positive("max_open_trades", max_open_trades)
-        _check_positive("starting_balance", starting_balance)
-        if fee is not None and not 0.0 <= fee < 0.1:
-            raise InvalidValue("fee", f"a fee is a ratio between 0 and 0.1, got {fee}")
+        check_submission(
+            pairs,
+            timeframe,
+            timerange,
+            exchange,
+            stake_amount,
+            max_open_trades,
+            starting_balance,
+            fee,
+        )
         self.strategy = strategy
         self.strategy_version = strategy_version
         self.code_sha256 = code_sha256
@@ -295,3 +286,35 @@ class BacktestJob(Aggregate):
 def _check_positive(field: str, value: float | None) -> None:
     if value is not None and value <= 0:
         raise InvalidValue(field, f"must be greater than 0, got {value}")
+
+
+def check_submission(
+    pairs: tuple[str, ...],
+    timeframe: str,
+    timerange: str,
+    exchange: str,
+    stake_amount: float | None,
+    max_open_trades: int | None,
+    starting_balance: float | None,
+    fee: float | None,
+) -> None:
+    """Refuse values freqtrade could not run, naming the field (InvalidValue)."""
+    if not pairs:
+        raise InvalidValue("pairs", "at least one pair is required")
+    if len(set(pairs)) != len(pairs):
+        raise InvalidValue("pairs", "a pair is listed twice")
+    for index, pair in enumerate(pairs):
+        check_pair(pair, f"pairs[{index}]")
+    quotes = sorted({pair.split("/")[1].split(":")[0] for pair in pairs})
+    if len(quotes) > 1:
+        raise InvalidValue(
+            "pairs", f"all pairs must share one quote (stake) currency, not {', '.join(quotes)}"
+        )
+    check_timeframe(timeframe)
+    parse_timerange(timerange)
+    check_exchange(exchange)
+    _check_positive("stake_amount", stake_amount)
+    _check_positive("max_open_trades", max_open_trades)
+    _check_positive("starting_balance", starting_balance)
+    if fee is not None and not 0.0 <= fee < 0.1:
+        raise InvalidValue("fee", f"a fee is a ratio between 0 and 0.1, got {fee}")

@@ -233,3 +233,23 @@ def test_a_restart_resumes_queued_and_interrupted_jobs(tmp_path: Path) -> None:
             assert any("the service stopped" in r for r in reasons)
     finally:
         server.stop()
+
+
+def test_the_cli_follows_a_real_run_live(server: ServerProcess) -> None:
+    env = server.env() | {
+        "TRADAI_URL": server.url,
+        "TRADAI_TOKEN": server.token("alice", "researcher"),
+    }
+    pairs = ["--pair", "BTC/USDT", "--pair", "ETH/USDT"]
+    run = ["--timeframe", "5m", "--timerange", "20240101-20240401", "--follow"]
+    args = ["backtest", "submit", "--strategy", "SampleEmaCross", *pairs, *run]
+    exe = Path(sys.executable).parent / "tradai"
+    done = subprocess.run(
+        [str(exe), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "running (attempt 1)" in lines
+    phases = [line.split()[0] for line in lines if line.endswith("%") and " " in line]
+    assert phases[0] == "dataload" and phases[-1] == "backtest"
+    assert "completed in attempt 1" in done.stdout and "total_trades" in done.stdout
