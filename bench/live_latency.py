@@ -1,0 +1,83 @@
+"""Delay from an event's commit to its arrival at a WebSocket client, on a real server.
+
+Starts `tradai serve` (embedded SQLite, executor off) on a free loopback port, subscribes a
+WebSocket client to the `backtests` stream, submits jobs over HTTP one after another, and
+compares each message's arrival time with its event's timestamp (taken just before the commit,
+so the figure slightly overstates commit -> arrival). Same machine, same clock.
+
+    .venv/bin/python -m bench.live_latency [--jobs 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from websockets.sync.client import connect
+
+from tests.support.server import ServerProcess
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=500)
+    args = parser.parse_args()
+    server = ServerProcess(
+        Path(tempfile.mkdtemp(prefix="tradai-bench-")), {"BACKEND_EXECUTOR": "off"}
+    )
+    server.start()
+    try:
+        token = server.token("bench", "researcher")
+        http = httpx.Client(
+            base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
+        )
+        http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+        delays: list[float] = []
+        ws_token = http.post("/ws/token").json()["token"]
+        with connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={ws_token}") as ws:
+            ws.send(json.dumps({"action": "subscribe", "stream": "backtests"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+
+            def submit() -> None:
+                body = {
+                    "strategy": "Bench",
+                    "pairs": ["BTC/USDT"],
+                    "timeframe": "5m",
+                    "timerange": "20240101-20240201",
+                }
+                for _ in range(args.jobs):
+                    http.post("/backtests", json=body)
+
+            writer = threading.Thread(target=submit)
+            writer.start()
+            while len(delays) < args.jobs:
+                raw = ws.recv(timeout=30)
+                arrived = time.time()
+                message = json.loads(raw)
+                stamp = datetime.fromisoformat(message["data"]["timestamp"].replace("Z", "+00:00"))
+                delays.append((arrived - stamp.timestamp()) * 1000)
+            writer.join()
+        print(f"events: {len(delays)}")
+        print(
+            f"commit -> WebSocket client, ms: median {statistics.median(delays):.2f}, "
+            f"p90 {percentile(delays, 0.90):.2f}, p99 {percentile(delays, 0.99):.2f}, "
+            f"max {max(delays):.2f}"
+        )
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
