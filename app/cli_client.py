@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -100,8 +101,13 @@ def _follow(api: Api, job_id: str, since: int | None) -> dict[str, Any]:
                     console.print(text, highlight=False)
             if kind in {"Completed", "Failed", "Cancelled"}:
                 break
-    final: dict[str, Any] = api.get(f"/backtests/{job_id}")
-    return final
+    # The stream can be a few milliseconds ahead of the read model that GET answers from.
+    deadline = time.monotonic() + 10
+    while True:
+        final: dict[str, Any] = api.get(f"/backtests/{job_id}")
+        if final["status"] in FINAL or time.monotonic() > deadline:
+            return final
+        time.sleep(0.05)
 
 
 @backtest_cli.command("submit")
