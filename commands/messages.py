@@ -36,3 +36,38 @@ class RegisterStrategyVersion(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     parameters: dict[str, Any] = {}
     description: str = ""
+
+
+class RequestPromotion(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask to promote version `number` of strategy `name` to `target_stage`, citing a backtest."""
+
+    name: str
+    number: int
+    target_stage: str
+    backtest_id: UUID
+
+
+class DecidePromotion(msgspec.Struct, frozen=True, kw_only=True):
+    """Approve (reason empty) or reject a pending promotion of version `number` of `name`."""
+
+    promotion_id: UUID
+    name: str
+    number: int
+    approve: bool
+    reason: str = ""
+
+
+class DeployVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """Run version `number` of strategy `name` in `environment`."""
+
+    name: str
+    number: int
+    environment: str
+
+
+class RollBack(msgspec.Struct, frozen=True, kw_only=True):
+    """Return `environment` to the previous revision, or to `to_revision`."""
+
+    name: str
+    environment: str
+    to_revision: int | None = None

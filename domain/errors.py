@@ -24,3 +24,16 @@ class InvalidValue(DomainError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class NotPermitted(DomainError):
+    """The rule forbids this actor to do it (four eyes: a requester never approves)."""
+
+
+class UnknownItem(DomainError):
+    """The aggregate holds no item with that id (a promotion, a revision)."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key} does not exist")
+        self.kind = kind
+        self.key = key

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import InvalidValue
+from domain.errors import IllegalTransition, InvalidValue, UnknownItem
 from domain.identity import strategy_id
 
 # Freqtrade loads a strategy by its class name, so a strategy name must be a Python identifier.
@@ -42,6 +42,39 @@ class Strategy(Aggregate):
         def apply(self, strategy: Strategy) -> None:
             strategy.versions[self.number] = self.version_id
 
+    class StageAssigned(Aggregate.Event):
+        """Version `number` now holds `stage` for this strategy."""
+
+        stage: str
+        number: int
+
+        def apply(self, strategy: Strategy) -> None:
+            strategy.stages[self.stage] = self.number
+
+    class Deployed(Aggregate.Event):
+        """Revision `revision` of `environment` runs version `number`."""
+
+        environment: str
+        revision: int
+        number: int
+        deployed_by: str
+
+        def apply(self, strategy: Strategy) -> None:
+            strategy.revisions.setdefault(self.environment, []).append(self.number)
+
+    class RolledBack(Aggregate.Event):
+        """Revision `revision` of `environment` goes back to what `to_revision` ran."""
+
+        environment: str
+        revision: int
+        number: int
+        from_revision: int
+        to_revision: int
+        rolled_back_by: str
+
+        def apply(self, strategy: Strategy) -> None:
+            strategy.revisions.setdefault(self.environment, []).append(self.number)
+
     @staticmethod
     def create_id(name: str, **_: object) -> UUID:
         return strategy_id(name)
@@ -52,6 +85,9 @@ class Strategy(Aggregate):
         self.name = name
         self.created_by = created_by
         self.versions: dict[int, UUID] = {}
+        self.stages: dict[str, int] = {}
+        # environment -> the version number of each revision (revision n is at index n - 1)
+        self.revisions: dict[str, list[int]] = {}
 
     @property
     def latest_version(self) -> int:
@@ -70,3 +106,85 @@ class Strategy(Aggregate):
         self.trigger_event(
             self.VersionAdded, number=number, version_id=version_id, code_sha256=code_sha256
         )
+
+    def assign_stage(self, stage: str, number: int) -> int | None:
+        """Give `stage` to version `number`; returns the version that held it before, if any."""
+        previous = self.stages.get(stage)
+        self.trigger_event(self.StageAssigned, stage=stage, number=number)
+        return previous
+
+    def live(self, environment: str) -> int | None:
+        """The version number the environment runs now (None before the first deployment)."""
+        history = self.revisions.get(environment)
+        return history[-1] if history else None
+
+    def deploy(self, environment: str, number: int, version_stage: str, deployed_by: str) -> int:
+        """Run version `number` in `environment` as a new revision; returns the revision."""
+        check_environment(environment)
+        if number not in self.versions:
+            raise UnknownItem("version", f"{self.name} v{number}")
+        if version_stage not in DEPLOYABLE[environment]:
+            raise IllegalTransition(
+                "strategy version",
+                version_stage,
+                f"be deployed to {environment} (promote it first)",
+            )
+        if self.live(environment) == number:
+            raise IllegalTransition(
+                "deployment", f"v{number} already live in {environment}", "deploy it again"
+            )
+        revision = len(self.revisions.get(environment, [])) + 1
+        self.trigger_event(
+            self.Deployed,
+            environment=environment,
+            revision=revision,
+            number=number,
+            deployed_by=deployed_by,
+        )
+        return revision
+
+    def rollback(
+        self, environment: str, to_revision: int | None, rolled_back_by: str
+    ) -> tuple[int, int]:
+        """Return `environment` to the previous revision's version (or `to_revision`'s), as a
+        new revision; history is never rewritten. Returns (new revision, version number)."""
+        check_environment(environment)
+        history = self.revisions.get(environment, [])
+        if not history:
+            raise IllegalTransition("strategy", f"never deployed to {environment}", "roll back")
+        current = len(history)
+        target = current - 1 if to_revision is None else to_revision
+        if to_revision is None and target < 1:
+            raise IllegalTransition(
+                "strategy",
+                f"only revision 1 in {environment}",
+                "roll back (there is nothing before it)",
+            )
+        if not 1 <= target <= current:
+            raise InvalidValue(
+                "to_revision",
+                f"{environment} has revisions 1..{current}; there is no revision {target}",
+            )
+        if target == current:
+            raise InvalidValue("to_revision", f"revision {target} is the live one already")
+        number = history[target - 1]
+        self.trigger_event(
+            self.RolledBack,
+            environment=environment,
+            revision=current + 1,
+            number=number,
+            from_revision=current,
+            to_revision=target,
+            rolled_back_by=rolled_back_by,
+        )
+        return current + 1, number
+
+
+ENVIRONMENTS = ("staging", "production")
+# The stages a version may have to be deployed to each environment.
+DEPLOYABLE = {"staging": ("staging", "production"), "production": ("production",)}
+
+
+def check_environment(environment: str) -> None:
+    if environment not in ENVIRONMENTS:
+        raise InvalidValue("environment", f"{environment!r}: use staging or production")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import InvalidValue
+from domain.errors import IllegalTransition, InvalidValue, NotPermitted, UnknownItem
 from domain.identity import strategy_version_id
+from domain.promotion import Gate, GatesFailed, PromotionStatus
 from domain.strategy import check_strategy_name
 
 # Strategy sources are small Python modules; a cap keeps events (and Kafka messages) bounded.
@@ -45,6 +47,64 @@ class StrategyVersion(Aggregate):
         description: str
         registered_by: str
 
+    class PromotionRequested(Aggregate.Event):
+        """A researcher asked to promote this version; `gates` records what the checks found."""
+
+        promotion_id: UUID
+        strategy: str
+        number: int
+        target_stage: str
+        backtest_id: UUID
+        requested_by: str
+        gates: list[dict[str, Any]]
+
+        def apply(self, version: StrategyVersion) -> None:
+            version.promotions[self.promotion_id] = {
+                "target_stage": self.target_stage,
+                "backtest_id": self.backtest_id,
+                "requested_by": self.requested_by,
+                "status": PromotionStatus.PENDING.value,
+                "gates": list(self.gates),
+                "requested_at": self.timestamp,
+            }
+
+    class PromotionApproved(Aggregate.Event):
+        """A second person approved the promotion."""
+
+        promotion_id: UUID
+        approved_by: str
+
+        def apply(self, version: StrategyVersion) -> None:
+            promotion = version.promotions[self.promotion_id]
+            promotion["status"] = PromotionStatus.APPROVED.value
+            promotion["decided_by"] = self.approved_by
+            promotion["decided_at"] = self.timestamp
+
+    class PromotionRejected(Aggregate.Event):
+        """A second person rejected the promotion, saying why."""
+
+        promotion_id: UUID
+        rejected_by: str
+        reason: str
+
+        def apply(self, version: StrategyVersion) -> None:
+            promotion = version.promotions[self.promotion_id]
+            promotion["status"] = PromotionStatus.REJECTED.value
+            promotion["decided_by"] = self.rejected_by
+            promotion["decided_at"] = self.timestamp
+            promotion["reason"] = self.reason
+
+    class StageChanged(Aggregate.Event):
+        """The version reached `stage` (or was retired), because of `cause`."""
+
+        stage: str
+        previous: str
+        changed_by: str
+        cause: str
+
+        def apply(self, version: StrategyVersion) -> None:
+            version.stage = Stage(self.stage)
+
     @staticmethod
     def create_id(name: str, number: int, **_: object) -> UUID:
         return strategy_version_id(name, number)
@@ -76,6 +136,7 @@ class StrategyVersion(Aggregate):
         self.description = description
         self.registered_by = registered_by
         self.stage = Stage.REGISTERED
+        self.promotions: dict[UUID, dict[str, Any]] = {}
 
     @classmethod
     def register(
@@ -97,3 +158,92 @@ class StrategyVersion(Aggregate):
             description=description,
             registered_by=registered_by,
         )
+
+    def request_promotion(
+        self,
+        promotion_id: UUID,
+        target_stage: str,
+        backtest_id: UUID,
+        requested_by: str,
+        gates: list[Gate],
+    ) -> None:
+        """Ask for `target_stage`; refused unless the stage order holds and every gate passed."""
+        if target_stage not in PROMOTABLE:
+            raise InvalidValue(
+                "target_stage", f"{target_stage!r}: promote to staging or production"
+            )
+        required = PROMOTABLE[target_stage]
+        if self.stage is not required:
+            if target_stage == Stage.PRODUCTION and self.stage is Stage.REGISTERED:
+                raise IllegalTransition(
+                    "strategy version", self.stage.value, "go to production before staging"
+                )
+            raise IllegalTransition(
+                "strategy version", self.stage.value, f"be promoted to {target_stage}"
+            )
+        if any(p["status"] == PromotionStatus.PENDING for p in self.promotions.values()):
+            raise IllegalTransition(
+                "strategy version", "awaiting a decision on a promotion", "ask again"
+            )
+        if not all(g.passed for g in gates):
+            raise GatesFailed(gates)
+        self.trigger_event(
+            self.PromotionRequested,
+            promotion_id=promotion_id,
+            strategy=self.name,
+            number=self.number,
+            target_stage=target_stage,
+            backtest_id=backtest_id,
+            requested_by=requested_by,
+            gates=[asdict(g) for g in gates],
+        )
+
+    def approve(self, promotion_id: UUID, approver: str) -> str:
+        """Approve a pending promotion (never by its requester); returns the stage reached."""
+        promotion = self._pending(promotion_id, approver, "approve")
+        self.trigger_event(self.PromotionApproved, promotion_id=promotion_id, approved_by=approver)
+        target = str(promotion["target_stage"])
+        self.trigger_event(
+            self.StageChanged,
+            stage=target,
+            previous=self.stage.value,
+            changed_by=approver,
+            cause=f"promotion {promotion_id} approved",
+        )
+        return target
+
+    def reject(self, promotion_id: UUID, approver: str, reason: str) -> None:
+        if not reason.strip():
+            raise InvalidValue("reason", "a rejection needs a reason")
+        self._pending(promotion_id, approver, "reject")
+        self.trigger_event(
+            self.PromotionRejected, promotion_id=promotion_id, rejected_by=approver, reason=reason
+        )
+
+    def retire(self, by: str, cause: str) -> None:
+        """Leave production because a newer version took its place."""
+        if self.stage is not Stage.PRODUCTION:
+            raise IllegalTransition("strategy version", self.stage.value, "be retired")
+        self.trigger_event(
+            self.StageChanged,
+            stage=Stage.RETIRED.value,
+            previous=self.stage.value,
+            changed_by=by,
+            cause=cause,
+        )
+
+    def _pending(self, promotion_id: UUID, approver: str, action: str) -> dict[str, Any]:
+        promotion = self.promotions.get(promotion_id)
+        if promotion is None:
+            raise UnknownItem("promotion", str(promotion_id))
+        if promotion["status"] != PromotionStatus.PENDING:
+            raise IllegalTransition("promotion", str(promotion["status"]), action)
+        if promotion["requested_by"] == approver:
+            raise NotPermitted(
+                f"{approver} requested this promotion; someone else must {action} it"
+            )
+        return promotion
+
+
+# The stage a version must hold before it may be promoted to each target.
+PROMOTABLE = {Stage.STAGING.value: Stage.REGISTERED, Stage.PRODUCTION.value: Stage.STAGING}
