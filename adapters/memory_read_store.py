@@ -10,6 +10,7 @@ from uuid import UUID
 import msgspec
 
 from adapters import cursors
+from commands.promotion_views import PromotionView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
 from projections.ports import Changes, Page, PositionMoved
@@ -34,6 +35,7 @@ class InMemoryReadStore:
             self._positions: dict[str, int] = {}
             self._results: dict[UUID, BacktestResultView] = {}
             self._trades: dict[UUID, list[Trade]] = {}
+            self._promotions: dict[UUID, PromotionView] = {}
 
     def position(self, projection: str) -> int:
         return self._positions.get(projection, 0)
@@ -55,12 +57,34 @@ class InMemoryReadStore:
             self._strategies.update(changes.strategies)
             self._versions.update(changes.versions)
             self._results.update(changes.results)
+            self._promotions.update(changes.promotions)
             self._trades.update({k: list(v) for k, v in changes.trades.items()})
             self._positions[projection] = position
 
     def save_position(self, projection: str, position: int) -> None:
         with self._lock:
             self._positions[projection] = position
+
+    def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]:
+        return _pick(self._promotions, ids)
+
+    def get_promotion(self, promotion_id: UUID) -> PromotionView | None:
+        return self._promotions.get(promotion_id)
+
+    def list_promotions(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        with self._lock:
+            found = [p for p in self._promotions.values() if status is None or p.status == status]
+        keyed = sorted(
+            ((int(p.requested_at.timestamp() * 1_000_000), str(p.id), p) for p in found),
+            key=lambda t: (t[0], t[1]),
+            reverse=True,
+        )
+        if cursor:
+            after = cursors.decode_job_cursor(cursor)
+            keyed = [t for t in keyed if (t[0], t[1]) < after]
+        page = keyed[:limit]
+        next_cursor = cursors.encode(page[-1][0], page[-1][1]) if len(keyed) > limit else None
+        return Page(items=[t[2] for t in page], next_cursor=next_cursor)
 
     def get_result(self, job_id: UUID) -> BacktestResultView | None:
         return self._results.get(job_id)
@@ -130,6 +154,7 @@ class InMemoryReadStore:
                 "strategies": {str(k): encode(v) for k, v in self._strategies.items()},
                 "versions": {str(k): encode(v) for k, v in self._versions.items()},
                 "results": {str(k): encode(v) for k, v in self._results.items()},
+                "promotions": {str(k): encode(v) for k, v in self._promotions.items()},
                 "trades": {
                     f"{k}:{seq}": encode(t)
                     for k, ts in self._trades.items()

@@ -6,6 +6,7 @@ Each document is stored whole as msgspec JSON next to the columns that queries f
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import cursors
+from commands.promotion_views import PromotionView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
 from projections.ports import Changes, Page, PositionMoved
@@ -66,6 +68,14 @@ class SqlReadStore:
             sa.Column("seq", sa.Integer, primary_key=True),
             sa.Column("doc", sa.LargeBinary, nullable=False),
         )  # fmt: skip
+        self.promotions = sa.Table(
+            f"{prefix}strategy_promotions", md,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("sort_key", sa.BigInteger, nullable=False),
+            sa.Column("doc", sa.LargeBinary, nullable=False),
+            sa.Index(f"{prefix}ix_promotions_order", "sort_key", "id"),
+        )  # fmt: skip
         self.positions = sa.Table(
             f"{prefix}projection_positions", md,
             sa.Column("name", sa.String(64), primary_key=True),
@@ -99,6 +109,32 @@ class SqlReadStore:
     def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]:
         return self._load(self.versions, ids, StrategyVersionView)
 
+    def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]:
+        return self._load(self.promotions, ids, PromotionView)
+
+    def get_promotion(self, promotion_id: UUID) -> PromotionView | None:
+        return self._load(self.promotions, [promotion_id], PromotionView).get(promotion_id)
+
+    def list_promotions(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        t = self.promotions
+        query = sa.select(t.c.doc, t.c.sort_key, t.c.id)
+        if status:
+            query = query.where(t.c.status == status)
+        if cursor:
+            key, tiebreak = cursors.decode_job_cursor(cursor)
+            query = query.where(
+                sa.or_(t.c.sort_key < key, sa.and_(t.c.sort_key == key, t.c.id < tiebreak))
+            )
+        query = query.order_by(t.c.sort_key.desc(), t.c.id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        items: list[msgspec.Struct] = [
+            msgspec.json.decode(r.doc, type=PromotionView) for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        next_cursor = cursors.encode(rows[limit - 1].sort_key, rows[limit - 1].id) if more else None
+        return Page(items=items, next_cursor=next_cursor)
+
     def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         try:
             self._commit(projection, expected, position, changes)
@@ -125,6 +161,19 @@ class SqlReadStore:
                 [{"id": str(k), "doc": _encode(v)} for k, v in changes.results.items()],
             )
             self._replace_trades(conn, changes.trades)
+            self._upsert(
+                conn,
+                self.promotions,
+                [
+                    {
+                        "id": str(k),
+                        "status": v.status,
+                        "sort_key": _micros(v.requested_at),
+                        "doc": _encode(v),
+                    }
+                    for k, v in changes.promotions.items()
+                ],
+            )
             self._upsert(
                 conn,
                 self.versions,
@@ -184,6 +233,7 @@ class SqlReadStore:
                 (self.versions, source.versions),
                 (self.results, source.results),
                 (self.trades, source.trades),
+                (self.promotions, source.promotions),
             ):
                 conn.execute(sa.delete(mine))
                 conn.execute(sa.insert(mine).from_select(list(theirs.c.keys()), sa.select(theirs)))
@@ -287,6 +337,7 @@ class SqlReadStore:
                 ("strategies", self.strategies),
                 ("versions", self.versions),
                 ("results", self.results),
+                ("promotions", self.promotions),
             ):
                 out[name] = {
                     r.id: bytes(r.doc) for r in conn.execute(sa.select(table.c.id, table.c.doc))
@@ -319,6 +370,10 @@ class SqlReadStore:
             return
         conn.execute(sa.delete(table).where(table.c.id.in_([r["id"] for r in rows])))
         conn.execute(sa.insert(table), rows)
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
 
 
 def _job_row(view: BacktestJobView) -> dict[str, Any]:

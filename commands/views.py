@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from commands.promotion_views import RevisionView
 from domain.backtest_job import BacktestJob
 from domain.strategy_version import StrategyVersion
 
@@ -64,6 +65,7 @@ class StrategyVersionView(msgspec.Struct, frozen=True, kw_only=True):
     registered_by: str
     registered_at: datetime
     aggregate_version: int
+    promotions: tuple[UUID, ...] = ()
 
 
 class StrategyView(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +78,15 @@ class StrategyView(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    live: dict[str, LiveRevision] = {}
+    deployments: dict[str, list[RevisionView]] = {}
+
+
+class LiveRevision(msgspec.Struct, frozen=True):
+    """What an environment runs now."""
+
+    revision: int
+    version: int
 
 
 def job_view(job: BacktestJob) -> BacktestJobView:
@@ -124,4 +135,5 @@ def strategy_version_view(version: StrategyVersion) -> StrategyVersionView:
         registered_by=version.registered_by,
         registered_at=version.created_on,
         aggregate_version=version.version,
+        promotions=tuple(version.promotions),
     )

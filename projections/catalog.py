@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from msgspec.structs import replace
 
-from commands.views import StrategyVersionView, StrategyView
+from commands.promotion_views import GateView, PromotionView, RevisionView
+from commands.views import LiveRevision, StrategyVersionView, StrategyView
+from domain.promotion import PromotionStatus
 from domain.strategy import Strategy
 from domain.strategy_version import Stage, StrategyVersion
 
@@ -35,6 +38,19 @@ def project_strategy(view: StrategyView | None, event: Any) -> StrategyView | No
             versions=(*view.versions, event.number),
             updated_at=event.timestamp,
         )
+    if isinstance(event, Strategy.StageAssigned):
+        return replace(
+            view, stages=view.stages | {event.stage: event.number}, updated_at=event.timestamp
+        )
+    if isinstance(event, Strategy.Deployed | Strategy.RolledBack):
+        revision = _revision(event)
+        history = [*view.deployments.get(event.environment, []), revision]
+        return replace(
+            view,
+            live=view.live | {event.environment: LiveRevision(event.revision, event.number)},
+            deployments=view.deployments | {event.environment: history},
+            updated_at=event.timestamp,
+        )
     return view
 
 
@@ -56,4 +72,62 @@ def project_version(view: StrategyVersionView | None, event: Any) -> StrategyVer
         )
     if view is None:
         return None
-    return replace(view, aggregate_version=event.originator_version)
+    version = event.originator_version
+    if isinstance(event, StrategyVersion.PromotionRequested):
+        return replace(
+            view, promotions=(*view.promotions, event.promotion_id), aggregate_version=version
+        )
+    if isinstance(event, StrategyVersion.StageChanged):
+        return replace(view, stage=event.stage, aggregate_version=version)
+    return replace(view, aggregate_version=version)
+
+
+def project_promotion(view: PromotionView | None, event: Any) -> PromotionView | None:
+    """The promotion's document after `event`."""
+    if isinstance(event, StrategyVersion.PromotionRequested):
+        return PromotionView(
+            id=event.promotion_id,
+            strategy=event.strategy,
+            version=event.number,
+            target_stage=event.target_stage,
+            backtest_id=event.backtest_id,
+            status=PromotionStatus.PENDING.value,
+            gates=[GateView(**g) for g in event.gates],
+            requested_by=event.requested_by,
+            requested_at=event.timestamp,
+        )
+    if view is None:
+        return None
+    if isinstance(event, StrategyVersion.PromotionApproved):
+        return replace(
+            view,
+            status=PromotionStatus.APPROVED.value,
+            decided_by=event.approved_by,
+            decided_at=event.timestamp,
+        )
+    if isinstance(event, StrategyVersion.PromotionRejected):
+        return replace(
+            view,
+            status=PromotionStatus.REJECTED.value,
+            decided_by=event.rejected_by,
+            decided_at=event.timestamp,
+            reason=event.reason,
+        )
+    return view
+
+
+def promotion_id_of(event: Any) -> UUID | None:
+    return (
+        getattr(event, "promotion_id", None) if isinstance(event, StrategyVersion.Event) else None
+    )
+
+
+def _revision(event: Strategy.Deployed | Strategy.RolledBack) -> RevisionView:
+    if isinstance(event, Strategy.RolledBack):
+        kind, by, target = "rollback", event.rolled_back_by, event.to_revision
+    else:
+        kind, by, target = "deploy", event.deployed_by, None
+    return RevisionView(
+        environment=event.environment, revision=event.revision, version=event.number,
+        kind=kind, by=by, at=event.timestamp, to_revision=target,
+    )  # fmt: skip

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from commands.promotion_views import PromotionView
 from commands.store import StoredEvent
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from projections.results import BacktestResultView, Trade
@@ -36,6 +37,7 @@ class Changes(msgspec.Struct):
     versions: dict[UUID, StrategyVersionView] = {}
     results: dict[UUID, BacktestResultView] = {}
     trades: dict[UUID, list[Trade]] = {}
+    promotions: dict[UUID, PromotionView] = {}
 
 
 class EventSource(Protocol):
@@ -56,6 +58,8 @@ class ReadModelWriter(Protocol):
     def load_strategies(self, ids: Collection[UUID]) -> dict[UUID, StrategyView]: ...
 
     def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]: ...
+
+    def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]: ...
 
     def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         """Write the changes and move the position from `expected` to `position` atomically.
@@ -82,6 +86,10 @@ class ReadModelQueries(Protocol):
     def list_versions(self, name: str) -> Sequence[StrategyVersionView]: ...
 
     def get_result(self, job_id: UUID) -> BacktestResultView | None: ...
+
+    def get_promotion(self, promotion_id: UUID) -> PromotionView | None: ...
+
+    def list_promotions(self, *, status: str | None, limit: int, cursor: str | None) -> Page: ...
 
     def list_trades(self, job_id: UUID, *, limit: int, cursor: str | None) -> Page: ...
 

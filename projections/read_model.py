@@ -14,7 +14,12 @@ from domain.backtest_job import BacktestJob
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
 from projections.backtest_jobs import project_job
-from projections.catalog import project_strategy, project_version
+from projections.catalog import (
+    project_promotion,
+    project_strategy,
+    project_version,
+    promotion_id_of,
+)
 from projections.ports import ArtifactStore, Changes, ReadModelWriter
 from projections.results import RunResult, result_view, unavailable
 
@@ -48,8 +53,11 @@ class ReadModelProjector:
             jobs=self.store.load_jobs(_ids(events, BacktestJob.Event)),
             strategies=self.store.load_strategies(_ids(events, Strategy.Event)),
             versions=self.store.load_versions(_ids(events, StrategyVersion.Event)),
+            promotions=self.store.load_promotions(
+                {p for e in events if (p := promotion_id_of(e.event)) is not None}
+            ),
         )
-        touched: Changes = Changes(jobs={}, strategies={}, versions={}, results={}, trades={})
+        touched = Changes(jobs={}, strategies={}, versions={}, results={}, trades={}, promotions={})
         for stored in events:
             _apply(stored.event, changes, touched)
             if isinstance(stored.event, BacktestJob.Completed):
@@ -97,3 +105,8 @@ def _apply(event: Any, current: Changes, touched: Changes) -> None:
         version = project_version(current.versions.get(key), event)
         if version is not None:
             current.versions[key] = touched.versions[key] = version
+        pid = promotion_id_of(event)
+        if pid is not None:
+            promotion = project_promotion(current.promotions.get(pid), event)
+            if promotion is not None:
+                current.promotions[pid] = touched.promotions[pid] = promotion

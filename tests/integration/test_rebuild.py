@@ -11,10 +11,19 @@ from adapters.sql_read_store import SqlReadStore, create_engine
 from app.rebuild import REBUILD_PREFIX, rebuild_and_swap
 from app.settings import load_settings
 from commands.backtests import BacktestCommands
-from commands.messages import CancelBacktest
+from commands.execution import ExecutionCommands
+from commands.messages import (
+    CancelBacktest,
+    DecidePromotion,
+    DeployVersion,
+    RequestPromotion,
+    RollBack,
+)
+from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
+from domain.promotion import GateThresholds
 from projections.read_model import ReadModelProjector
 from projections.rebuild import rebuild_read_model
 from projections.runner import SubscriberRunner
@@ -47,6 +56,36 @@ def _history(store: EventStore, jobs: int = 60) -> None:
             store.commit(job)
         elif fate == "cancel":
             backtests.cancel_backtest(CancelBacktest(job_id=view.id), "bob")
+    _promotions(store)
+
+
+def _promotions(store: EventStore) -> None:
+    """Promote, deploy and roll back, so the catalog, promotion and revision documents move."""
+    execution, promotions = (
+        ExecutionCommands(store),
+        PromotionCommands(store, GateThresholds(min_trades=1)),
+    )
+    for number in (1, 2):
+        job, _ = BacktestCommands(store).submit_backtest(
+            submit(strategy="EmaCross", strategy_version=number), "alice"
+        )
+        execution.claim(job.id, "w", 30)
+        execution.complete(
+            job.id, 1, {"total_trades": 5, "max_drawdown": 0.1, "profit_total": 0.1}, {}
+        )
+        for stage in ("staging", "production"):
+            request = RequestPromotion(
+                name="EmaCross", number=number, target_stage=stage, backtest_id=job.id
+            )
+            promotion, _ = promotions.request_promotion(request, "alice")
+            decision = DecidePromotion(
+                promotion_id=promotion.id, name="EmaCross", number=number, approve=True
+            )
+            promotions.decide_promotion(decision, "bob")
+        promotions.deploy(
+            DeployVersion(name="EmaCross", number=number, environment="production"), "olga"
+        )
+    promotions.rollback(RollBack(name="EmaCross", environment="production"), "olga")
 
 
 def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str]) -> None:
@@ -67,7 +106,8 @@ def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str]) -> None:
     report = rebuild_read_model(store, rebuilt, batch_size=50)
     assert report.position == store.max_position() and report.events == len(store.read(0, 100_000))
     live_dump, rebuilt_dump = live.dump(), rebuilt.dump()
-    assert len(live_dump["jobs"]) == 60 and len(live_dump["versions"]) == 6
+    assert len(live_dump["jobs"]) == 62 and len(live_dump["versions"]) == 6
+    assert len(live_dump["promotions"]) == 4
     assert rebuilt_dump == live_dump
     store.close()
     engine.dispose()
@@ -100,7 +140,7 @@ def test_a_swap_behind_the_live_projector_is_caught_up(sql_urls: tuple[str, str]
     check = SqlReadStore(live.engine, prefix="check_")
     rebuild_read_model(store, check)
     assert check.dump() == live.dump()
-    assert len(live.dump()["jobs"]) == 16
+    assert len(live.dump()["jobs"]) == 18
     store.close()
     live.engine.dispose()
 
@@ -123,7 +163,7 @@ def test_rebuild_and_swap_replaces_a_damaged_model(
     report = rebuild_and_swap(settings)
     assert report.position == store.max_position()
     assert live.position("read_model") == store.max_position()
-    assert len(live.dump()["jobs"]) == 15
+    assert len(live.dump()["jobs"]) == 17
     assert not sa.inspect(live.engine).has_table(f"{REBUILD_PREFIX}backtest_jobs"), (
         "scratch tables go"
     )

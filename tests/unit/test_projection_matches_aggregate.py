@@ -6,12 +6,15 @@ from typing import Any
 
 from adapters.memory_read_store import InMemoryReadStore
 from commands.backtests import BacktestCommands
-from commands.messages import CancelBacktest
+from commands.execution import ExecutionCommands
+from commands.messages import CancelBacktest, DecidePromotion, RequestPromotion
+from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from commands.views import job_view, strategy_version_view
 from domain.backtest_job import BacktestJob
 from domain.identity import strategy_version_id
+from domain.promotion import GateThresholds
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, register, submit
@@ -58,7 +61,26 @@ def test_projected_documents_equal_aggregate_views(
     for number in (1, 2):
         aggregate = store.load(strategy_version_id("EmaCross", number), "version")
         assert read_store.get_version("EmaCross", number) == strategy_version_view(aggregate)
+    execution, promotions = (
+        ExecutionCommands(store),
+        PromotionCommands(store, GateThresholds(min_trades=1)),
+    )
+    execution.claim(jobs[4], "w", 30)
+    execution.complete(
+        jobs[4], 1, {"total_trades": 5, "max_drawdown": 0.1, "profit_total": 0.1}, {}
+    )
+    request = RequestPromotion(
+        name="EmaCross", number=2, target_stage="staging", backtest_id=jobs[4]
+    )
+    promotion, _ = promotions.request_promotion(request, "alice")
+    decision = DecidePromotion(promotion_id=promotion.id, name="EmaCross", number=2, approve=True)
+    approved, _ = promotions.decide_promotion(decision, "bob")
+    _catch_up(store, read_store)
+    assert read_store.get_promotion(promotion.id) == approved
+    v2 = store.load(strategy_version_id("EmaCross", 2), "version")
+    assert read_store.get_version("EmaCross", 2) == strategy_version_view(v2)
+    assert read_store.get_strategy("EmaCross").stages["staging"] == 2  # type: ignore[union-attr]
     catalog = read_store.get_strategy("EmaCross")
     assert catalog is not None and catalog.latest_version == 2 and catalog.versions == (1, 2)
     statuses = {read_store.get_job(j).status for j in jobs}  # type: ignore[union-attr]
-    assert statuses == {"completed", "failed", "running", "cancelled", "submitted"}
+    assert statuses == {"completed", "failed", "running", "cancelled"}
