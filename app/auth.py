@@ -110,3 +110,5 @@ def requires(*roles: Role) -> Guard:
 # Reading is open to every role; each write names the role that may do it.
 READ = requires(*Role)
 RESEARCH = requires(Role.RESEARCHER)
+APPROVE = requires(Role.APPROVER)
+OPERATE = requires(Role.OPERATOR)

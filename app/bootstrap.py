@@ -17,8 +17,10 @@ from app.settings import Settings
 from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
 from commands.idempotency import Outcome
+from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
+from domain.promotion import GateThresholds
 from projections.execution_ports import WorkerPool
 from projections.executor import CancelWatcher, Executor
 from projections.live import Hub, LiveFeed
@@ -38,6 +40,7 @@ class Container:
     artifacts: LocalArtifactStore
     backtests: BacktestCommands
     strategies: StrategyCommands
+    promotions: PromotionCommands
     read_model: SubscriberRunner
     jwt_secret: str
     subscribers: list[SubscriberRunner] = field(default_factory=list)
@@ -131,6 +134,14 @@ def bootstrap(settings: Settings) -> Container:
         artifacts=artifacts,
         backtests=BacktestCommands(store),
         strategies=StrategyCommands(store),
+        promotions=PromotionCommands(
+            store,
+            GateThresholds(
+                min_trades=settings.gate_min_trades,
+                max_drawdown=settings.gate_max_drawdown,
+                min_profit=settings.gate_min_profit,
+            ),
+        ),
         read_model=read_model,
         jwt_secret=jwt_secret(settings),
         subscribers=[read_model],

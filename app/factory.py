@@ -16,6 +16,8 @@ from app.controllers.backtests import BacktestController
 from app.controllers.data import DataController
 from app.controllers.health import HealthController
 from app.controllers.live import live_stream, ws_token
+from app.controllers.operations import OperationsController
+from app.controllers.promotions import PromotionController
 from app.controllers.strategies import StrategyController
 from app.problems import EXCEPTION_HANDLERS
 from app.settings import Settings, load_settings
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             BacktestController,
             StrategyController,
             DataController,
+            PromotionController,
+            OperationsController,
             ws_token,
             live_stream,
         ],

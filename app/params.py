@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -32,3 +33,14 @@ def version_number(raw: str) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise BadParameter("version", f"{raw!r} is not a version number (1, 2, ...)")
     return int(raw)
+
+
+def instant(field: str, raw: str) -> datetime:
+    """An ISO 8601 instant; one without a zone is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadParameter(
+            field, f"{raw!r} is not an ISO 8601 instant, e.g. 2026-11-24T09:30:00Z"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -18,7 +18,8 @@ from commands.errors import (
     NotFound,
     UnknownReference,
 )
-from domain.errors import IllegalTransition, InvalidValue
+from domain.errors import IllegalTransition, InvalidValue, NotPermitted, UnknownItem
+from domain.promotion import GatesFailed
 from projections.ports import BadCursor
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,13 @@ class FieldProblem(msgspec.Struct, frozen=True):
     message: str
 
 
+class GateResult(msgspec.Struct, frozen=True):
+    name: str
+    passed: bool
+    actual: Any
+    threshold: Any
+
+
 class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     type: str
     title: str
@@ -59,6 +67,7 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     detail: str
     instance: str | None = None
     errors: list[FieldProblem] = []
+    gates: list[GateResult] = []
 
 
 def problem(
@@ -68,6 +77,7 @@ def problem(
     slug: str,
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    gates: list[GateResult] | None = None,
 ) -> Response[Problem]:
     body = Problem(
         type=TYPE_BASE + slug,
@@ -76,6 +86,7 @@ def problem(
         detail=detail,
         instance=request.url.path if request is not None else None,
         errors=errors or [],
+        gates=gates or [],
     )
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
@@ -176,6 +187,24 @@ def on_not_ready(request: Request[Any, Any, Any], exc: ResultNotReady) -> Respon
     return problem(request, 409, str(exc), "result-not-ready")
 
 
+def on_gates_failed(request: Request[Any, Any, Any], exc: GatesFailed) -> Response[Problem]:
+    gates = [GateResult(g.name, g.passed, g.actual, g.threshold) for g in exc.gates]
+    errors = [
+        FieldProblem(f"gates.{g.name}", f"actual {g.actual!r}, required {g.threshold!r}")
+        for g in exc.gates
+        if not g.passed
+    ]
+    return problem(request, 422, str(exc), "gates-failed", errors, gates=gates)
+
+
+def on_not_permitted(request: Request[Any, Any, Any], exc: NotPermitted) -> Response[Problem]:
+    return problem(request, 403, str(exc), "forbidden")
+
+
+def on_unknown_item(request: Request[Any, Any, Any], exc: UnknownItem) -> Response[Problem]:
+    return problem(request, 404, str(exc), "not-found")
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -198,5 +227,8 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     BadCursor: on_bad_cursor,
     BadParameter: on_bad_parameter,
     ResultNotReady: on_not_ready,
+    GatesFailed: on_gates_failed,
+    NotPermitted: on_not_permitted,
+    UnknownItem: on_unknown_item,
     Exception: on_unexpected,
 }

@@ -10,7 +10,14 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from commands.views import BacktestJobView, Progress, StrategyVersionView, StrategyView
+from commands.promotion_views import PromotionView
+from commands.views import (
+    BacktestJobView,
+    LiveRevision,
+    Progress,
+    StrategyVersionView,
+    StrategyView,
+)
 from projections.results import EquityPointView, PairResult, Trade
 
 Name = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -142,23 +149,38 @@ class StrategyVersionSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StrategyVersionDetail(StrategyVersionSummary, frozen=True, kw_only=True):
-    """One version with its source."""
+    """One version with its source, its promotions and the backtests that ran it."""
 
     code: str
     id: UUID
+    promotions: list[PromotionView] = []
+    backtests: list[UUID] = []
+    at: datetime | None = None
 
     @classmethod
-    def of(cls, view: StrategyVersionView) -> StrategyVersionDetail:
-        return cls(**{name: getattr(view, name) for name in cls.__struct_fields__})
+    def of(
+        cls,
+        view: StrategyVersionView,
+        promotions: list[PromotionView] | None = None,
+        backtests: list[UUID] | None = None,
+        at: datetime | None = None,
+    ) -> StrategyVersionDetail:
+        own = {
+            n: getattr(view, n)
+            for n in cls.__struct_fields__
+            if hasattr(view, n) and n != "promotions"
+        }
+        return cls(**own, promotions=promotions or [], backtests=backtests or [], at=at)
 
 
 class StrategySummary(msgspec.Struct, frozen=True, kw_only=True):
-    """A catalog entry: latest version and the version in each stage."""
+    """A catalog entry: latest version, the version in each stage, what each environment runs."""
 
     name: str
     latest_version: int
     versions: tuple[int, ...]
     stages: dict[str, int | None]
+    live: dict[str, LiveRevision]
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -179,6 +201,7 @@ class StrategyDetail(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     latest_version: int
     stages: dict[str, int | None]
+    live: dict[str, LiveRevision]
     created_by: str
     created_at: datetime
     updated_at: datetime

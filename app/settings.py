@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     offline_markets: bool = True
     artifacts_dir: str = ""
     keep_workdirs: bool = False
+    gate_min_trades: int = 10
+    gate_max_drawdown: float = 0.25
+    gate_min_profit: float = 0.0
     ws_token_ttl_seconds: int = 60
     ws_buffer_messages: int = 1000
     strategy_service_url: str = "http://localhost:8003"
@@ -106,6 +109,9 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_markets": "generate market metadata locally instead of loading it from the exchange",
     "artifacts_dir": "run artifacts (freqtrade's result zip, logs); empty = data_dir/artifacts",
     "keep_workdirs": "keep each run's working directory after it ends (for debugging)",
+    "gate_min_trades": "promotion gate: the backtest made at least this many trades",
+    "gate_max_drawdown": "promotion gate: the backtest's max drawdown (a ratio) is at most this",
+    "gate_min_profit": "promotion gate: the backtest's profit_total (a ratio, may be < 0) >= this",
     "ws_token_ttl_seconds": "lifetime of the WebSocket tokens from POST /ws/token",
     "ws_buffer_messages": "messages queued for a WebSocket client before it is closed as too slow",
     "strategy_service_url": "Strategy Service base URL (gateway)",

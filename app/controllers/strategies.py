@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -22,7 +24,9 @@ from app.schemas import (
     StrategyVersionDetail,
 )
 from commands.messages import RegisterStrategyVersion
-from commands.views import StrategyView
+from commands.promotion_views import promotion_view
+from commands.views import BacktestJobView, StrategyView, strategy_version_view
+from domain.identity import strategy_version_id
 
 NamePath = Annotated[str, Parameter(max_length=64, description="strategy (class) name")]
 
@@ -83,10 +87,54 @@ class StrategyController(Controller):
 
     @get("/{name:str}/versions/{version:str}", guards=[READ], sync_to_thread=True)
     def version(
-        self, name: NamePath, version: VersionPath, container: Container
+        self,
+        name: NamePath,
+        version: VersionPath,
+        container: Container,
+        at: Annotated[str | None, Parameter(description="ISO 8601 instant: the state then")] = None,
     ) -> StrategyVersionDetail:
-        """One version, with its source and stage."""
-        view = container.read_store.get_version(name, params.version_number(version))
+        """One version: source, stage, promotions and linked backtests. With `at`, the state as
+        of that instant, replayed from the event store."""
+        number = params.version_number(version)
+        if at is not None:
+            return _as_of(container, name, number, params.instant("at", at))
+        view = container.read_store.get_version(name, number)
         if view is None:
             raise NotFoundException(f"strategy {name!r} has no version {version}")
-        return StrategyVersionDetail.of(view)
+        promotions = container.read_store.load_promotions(view.promotions)
+        return StrategyVersionDetail.of(
+            view,
+            promotions=[promotions[p] for p in view.promotions if p in promotions],
+            backtests=_linked_backtests(container, name, number, None),
+        )
+
+
+def _linked_backtests(
+    container: Container, name: str, number: int, until: datetime | None
+) -> list[UUID]:
+    """The newest backtests of this version (at most 500), oldest first."""
+    page = container.read_store.list_jobs(status=None, strategy=name, limit=500, cursor=None)
+    jobs = [
+        j for j in page.items
+        if isinstance(j, BacktestJobView) and j.strategy_version == number
+        and (until is None or j.submitted_at <= until)
+    ]  # fmt: skip
+    return [j.id for j in reversed(jobs)]
+
+
+def _as_of(container: Container, name: str, number: int, at: datetime) -> StrategyVersionDetail:
+    vid = strategy_version_id(name, number)
+    if not container.store.exists(vid):
+        raise NotFoundException(f"strategy {name!r} has no version {number}")
+    events = container.store.aggregate_events(vid)
+    count = sum(1 for e in events if e.timestamp <= at)
+    if count == 0:
+        raise NotFoundException(
+            f"strategy {name!r} version {number} did not exist at {at.isoformat()}"
+        )
+    aggregate = container.store.load_as_of(vid, count)
+    view = strategy_version_view(aggregate)
+    promotions = [promotion_view(aggregate, p) for p in aggregate.promotions]
+    return StrategyVersionDetail.of(
+        view, promotions=promotions, backtests=_linked_backtests(container, name, number, at), at=at
+    )

@@ -176,7 +176,9 @@ def test_cancelling_a_running_job_stops_it(harness: Harness) -> None:
     view = harness.wait(job_id, final)
     assert view.status == "cancelled" and "bob" in (view.error or "")
     kinds = harness.events(job_id)
-    assert kinds[-1] == "Cancelled" and kinds.count("CancelRequested") == 1  # progress may interleave
+    assert (
+        kinds[-1] == "Cancelled" and kinds.count("CancelRequested") == 1
+    )  # progress may interleave
 
 
 def test_jobs_wait_for_a_free_worker_and_run_in_order(harness: Harness) -> None:
