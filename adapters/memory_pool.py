@@ -51,6 +51,8 @@ class MemoryWorkerPool:
         self._slots.release()
 
     def run(self, spec: RunSpec, listener: RunListener) -> None:
+        with self._lock:  # registered before the run starts, so no cancel can slip past it
+            self._holds[spec.job_id] = threading.Event()
         threading.Thread(target=self._run, args=(spec, listener), daemon=True).start()
 
     def cancel(self, job_id: UUID) -> bool:
@@ -71,9 +73,8 @@ class MemoryWorkerPool:
             elif action == "lose":
                 listener.on_lost(spec, detail or "the worker vanished")
             elif action == "hold":
-                hold = threading.Event()
                 with self._lock:
-                    self._holds[spec.job_id] = hold
+                    hold = self._holds[spec.job_id]
                 hold.wait()
                 listener.on_cancelled(spec)
             else:

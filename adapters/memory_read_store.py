@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -74,17 +75,7 @@ class InMemoryReadStore:
     def list_promotions(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
         with self._lock:
             found = [p for p in self._promotions.values() if status is None or p.status == status]
-        keyed = sorted(
-            ((int(p.requested_at.timestamp() * 1_000_000), str(p.id), p) for p in found),
-            key=lambda t: (t[0], t[1]),
-            reverse=True,
-        )
-        if cursor:
-            after = cursors.decode_job_cursor(cursor)
-            keyed = [t for t in keyed if (t[0], t[1]) < after]
-        page = keyed[:limit]
-        next_cursor = cursors.encode(page[-1][0], page[-1][1]) if len(keyed) > limit else None
-        return Page(items=[t[2] for t in page], next_cursor=next_cursor)
+        return _newest_first([(p.requested_at, p.id, p) for p in found], limit, cursor)
 
     def get_result(self, job_id: UUID) -> BacktestResultView | None:
         return self._results.get(job_id)
@@ -104,24 +95,13 @@ class InMemoryReadStore:
         self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
     ) -> Page:
         with self._lock:
-            jobs = list(self._jobs.values())
-        keyed = sorted(
-            ((cursors.job_sort_key(j), str(j.id), j) for j in jobs),
-            key=lambda t: (t[0], t[1]),
-            reverse=True,
-        )
-        if cursor:
-            after = cursors.decode_job_cursor(cursor)
-            keyed = [t for t in keyed if (t[0], t[1]) < after]
-        keyed = [
-            t
-            for t in keyed
-            if (status is None or t[2].status == status)
-            and (strategy is None or t[2].strategy == strategy)
-        ]
-        page = keyed[:limit]
-        next_cursor = cursors.encode(page[-1][0], page[-1][1]) if len(keyed) > limit else None
-        return Page(items=[t[2] for t in page], next_cursor=next_cursor)
+            found = [
+                j
+                for j in self._jobs.values()
+                if (status is None or j.status == status)
+                and (strategy is None or j.strategy == strategy)
+            ]
+        return _newest_first([(j.submitted_at, j.id, j) for j in found], limit, cursor)
 
     def get_strategy(self, name: str) -> StrategyView | None:
         return self._strategies.get(strategy_id(name))
@@ -168,3 +148,20 @@ class InMemoryReadStore:
 
 def _pick(source: dict[K, V], keys: Collection[K]) -> dict[K, V]:
     return {k: source[k] for k in keys if k in source}
+
+
+def _newest_first(
+    rows: list[tuple[datetime, UUID, msgspec.Struct]], limit: int, cursor: str | None
+) -> Page:
+    """The same keyset paging as the SQL store: (microseconds, id) descending."""
+    keyed = sorted(
+        ((int(at.timestamp() * 1_000_000), str(key), doc) for at, key, doc in rows),
+        key=lambda t: (t[0], t[1]),
+        reverse=True,
+    )
+    if cursor:
+        after = cursors.decode_job_cursor(cursor)
+        keyed = [t for t in keyed if (t[0], t[1]) < after]
+    page = keyed[:limit]
+    next_cursor = cursors.encode(page[-1][0], page[-1][1]) if len(keyed) > limit else None
+    return Page(items=[t[2] for t in page], next_cursor=next_cursor)

@@ -117,23 +117,8 @@ class SqlReadStore:
 
     def list_promotions(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
         t = self.promotions
-        query = sa.select(t.c.doc, t.c.sort_key, t.c.id)
-        if status:
-            query = query.where(t.c.status == status)
-        if cursor:
-            key, tiebreak = cursors.decode_job_cursor(cursor)
-            query = query.where(
-                sa.or_(t.c.sort_key < key, sa.and_(t.c.sort_key == key, t.c.id < tiebreak))
-            )
-        query = query.order_by(t.c.sort_key.desc(), t.c.id.desc()).limit(limit + 1)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        items: list[msgspec.Struct] = [
-            msgspec.json.decode(r.doc, type=PromotionView) for r in rows[:limit]
-        ]
-        more = len(rows) > limit
-        next_cursor = cursors.encode(rows[limit - 1].sort_key, rows[limit - 1].id) if more else None
-        return Page(items=items, next_cursor=next_cursor)
+        filters = [t.c.status == status] if status else []
+        return self._newest_first(t, filters, limit, cursor, PromotionView)
 
     def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         try:
@@ -259,11 +244,15 @@ class SqlReadStore:
         self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
     ) -> Page:
         t = self.jobs
-        query = sa.select(t.c.doc, t.c.sort_key, t.c.id)
-        if status:
-            query = query.where(t.c.status == status)
-        if strategy:
-            query = query.where(t.c.strategy == strategy)
+        filters = [t.c.status == status] if status else []
+        filters += [t.c.strategy == strategy] if strategy else []
+        return self._newest_first(t, filters, limit, cursor, BacktestJobView)
+
+    def _newest_first(
+        self, t: sa.Table, filters: list[Any], limit: int, cursor: str | None, kind: type[D]
+    ) -> Page:
+        """Keyset paging by (sort_key, id) descending: stable while new rows arrive."""
+        query = sa.select(t.c.doc, t.c.sort_key, t.c.id).where(*filters)
         if cursor:
             key, tiebreak = cursors.decode_job_cursor(cursor)
             query = query.where(
@@ -272,9 +261,7 @@ class SqlReadStore:
         query = query.order_by(t.c.sort_key.desc(), t.c.id.desc()).limit(limit + 1)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        items: list[msgspec.Struct] = [
-            msgspec.json.decode(r.doc, type=BacktestJobView) for r in rows[:limit]
-        ]
+        items: list[msgspec.Struct] = [msgspec.json.decode(r.doc, type=kind) for r in rows[:limit]]
         more = len(rows) > limit
         next_cursor = cursors.encode(rows[limit - 1].sort_key, rows[limit - 1].id) if more else None
         return Page(items=items, next_cursor=next_cursor)

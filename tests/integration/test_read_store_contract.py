@@ -10,6 +10,7 @@ from msgspec.structs import replace
 
 from adapters.memory_read_store import InMemoryReadStore
 from adapters.sql_read_store import SqlReadStore
+from commands.promotion_views import GateView, PromotionView
 from commands.views import BacktestJobView, Progress, StrategyView
 from domain.identity import strategy_id
 from projections.ports import BadCursor, Changes, PositionMoved
@@ -100,3 +101,23 @@ def test_reset_and_dump(read_store: ReadStore) -> None:
     read_store.reset()
     assert all(not docs for docs in read_store.dump().values())
     assert read_store.position("p") == 0
+
+
+def promotion(n: int, status: str) -> PromotionView:
+    return PromotionView(
+        id=uuid4(), strategy="EmaCross", version=1, target_stage="staging", backtest_id=uuid4(),
+        status=status, gates=[GateView("min_trades", True, 12, 10)], requested_by="alice",
+        requested_at=T0 + timedelta(seconds=n),
+    )  # fmt: skip
+
+
+def test_promotions_page_newest_first_and_filter(read_store: ReadStore) -> None:
+    docs = [promotion(n, "approved" if n % 2 else "pending") for n in range(9)]
+    read_store.commit("p", 0, 1, Changes(promotions={d.id: d for d in docs}))
+    first = read_store.list_promotions(status=None, limit=4, cursor=None)
+    rest = read_store.list_promotions(status=None, limit=10, cursor=first.next_cursor)
+    assert [p.id for p in first.items + rest.items] == [d.id for d in reversed(docs)]  # type: ignore[attr-defined]
+    pending = read_store.list_promotions(status="pending", limit=10, cursor=None)
+    assert {p.id for p in pending.items} == {d.id for d in docs if d.status == "pending"}  # type: ignore[attr-defined]
+    assert read_store.get_promotion(docs[3].id) == docs[3]
+    assert read_store.load_promotions([docs[0].id, uuid4()]) == {docs[0].id: docs[0]}
