@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import cursors
+from adapters.sql_schema import read_model_tables
 from commands.promotion_views import PromotionView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
@@ -31,57 +32,11 @@ class SqlReadStore:
     def __init__(self, engine: Engine, prefix: str = "") -> None:
         self.engine = engine
         self.prefix = prefix
-        md = sa.MetaData()
-        self.jobs = sa.Table(
-            f"{prefix}backtest_jobs", md,
-            sa.Column("id", sa.String(36), primary_key=True),
-            sa.Column("strategy", sa.String(64), nullable=False),
-            sa.Column("status", sa.String(16), nullable=False),
-            sa.Column("sort_key", sa.BigInteger, nullable=False),
-            sa.Column("doc", sa.LargeBinary, nullable=False),
-            sa.Index(f"{prefix}ix_jobs_order", "sort_key", "id"),
-            sa.Index(f"{prefix}ix_jobs_strategy", "strategy", "sort_key"),
-            sa.Index(f"{prefix}ix_jobs_status", "status", "sort_key"),
-        )  # fmt: skip
-        self.strategies = sa.Table(
-            f"{prefix}strategies", md,
-            sa.Column("id", sa.String(36), primary_key=True),
-            sa.Column("name", sa.String(64), nullable=False, unique=True),
-            sa.Column("doc", sa.LargeBinary, nullable=False),
-        )  # fmt: skip
-        self.versions = sa.Table(
-            f"{prefix}strategy_versions", md,
-            sa.Column("id", sa.String(36), primary_key=True),
-            sa.Column("name", sa.String(64), nullable=False),
-            sa.Column("number", sa.Integer, nullable=False),
-            sa.Column("doc", sa.LargeBinary, nullable=False),
-            sa.Index(f"{prefix}ix_versions_name", "name", "number"),
-        )  # fmt: skip
-        self.results = sa.Table(
-            f"{prefix}backtest_results", md,
-            sa.Column("id", sa.String(36), primary_key=True),
-            sa.Column("doc", sa.LargeBinary, nullable=False),
-        )  # fmt: skip
-        self.trades = sa.Table(
-            f"{prefix}backtest_trades", md,
-            sa.Column("job_id", sa.String(36), primary_key=True),
-            sa.Column("seq", sa.Integer, primary_key=True),
-            sa.Column("doc", sa.LargeBinary, nullable=False),
-        )  # fmt: skip
-        self.promotions = sa.Table(
-            f"{prefix}strategy_promotions", md,
-            sa.Column("id", sa.String(36), primary_key=True),
-            sa.Column("status", sa.String(16), nullable=False),
-            sa.Column("sort_key", sa.BigInteger, nullable=False),
-            sa.Column("doc", sa.LargeBinary, nullable=False),
-            sa.Index(f"{prefix}ix_promotions_order", "sort_key", "id"),
-        )  # fmt: skip
-        self.positions = sa.Table(
-            f"{prefix}projection_positions", md,
-            sa.Column("name", sa.String(64), primary_key=True),
-            sa.Column("position", sa.BigInteger, nullable=False),
-        )  # fmt: skip
-        self.metadata = md
+        tables = read_model_tables(prefix)
+        self.metadata = tables.metadata
+        self.jobs, self.strategies, self.versions = tables.jobs, tables.strategies, tables.versions
+        self.results, self.trades = tables.results, tables.trades
+        self.promotions, self.positions = tables.promotions, tables.positions
 
     def create(self) -> None:
         """Create the tables if they are missing (idempotent)."""
