@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test check unit lint lock postgres clean
+.PHONY: install run test check unit lint lock postgres clean bench
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -41,6 +41,12 @@ test: install postgres lint
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+# Benchmarks (bench/): each figure next to a baseline measured in the same run. wrk is the load
+# generator (Debian package), installed here when missing.
+bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python -m bench.run
 
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --extra build --python-version 3.11 \

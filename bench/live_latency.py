@@ -30,8 +30,44 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def ws_delays(server: ServerProcess, jobs: int) -> list[float]:
+    """Milliseconds from each event's timestamp to its arrival at a subscribed WebSocket client."""
+    token = server.token("bench", "researcher")
+    http = httpx.Client(
+        base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
+    )
+    http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+    delays: list[float] = []
+    ws_token = http.post("/ws/token").json()["token"]
+    with connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={ws_token}") as ws:
+        ws.send(json.dumps({"action": "subscribe", "stream": "backtests"}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+        body = {
+            "strategy": "Bench",
+            "pairs": ["BTC/USDT"],
+            "timeframe": "5m",
+            "timerange": "20240101-20240201",
+        }
+
+        def submit() -> None:
+            for _ in range(jobs):
+                http.post("/backtests", json=body)
+
+        writer = threading.Thread(target=submit)
+        writer.start()
+        while len(delays) < jobs:
+            raw = ws.recv(timeout=30)
+            arrived = time.time()
+            stamp = datetime.fromisoformat(
+                json.loads(raw)["data"]["timestamp"].replace("Z", "+00:00")
+            )
+            delays.append((arrived - stamp.timestamp()) * 1000)
+        writer.join()
+    return delays
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--jobs", type=int, default=500)
     args = parser.parse_args()
     server = ServerProcess(
@@ -39,44 +75,15 @@ def main() -> None:
     )
     server.start()
     try:
-        token = server.token("bench", "researcher")
-        http = httpx.Client(
-            base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
-        )
-        http.post("/strategies/Bench/versions", json={"code": "x = 1"})
-        delays: list[float] = []
-        ws_token = http.post("/ws/token").json()["token"]
-        with connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={ws_token}") as ws:
-            ws.send(json.dumps({"action": "subscribe", "stream": "backtests"}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
-
-            def submit() -> None:
-                body = {
-                    "strategy": "Bench",
-                    "pairs": ["BTC/USDT"],
-                    "timeframe": "5m",
-                    "timerange": "20240101-20240201",
-                }
-                for _ in range(args.jobs):
-                    http.post("/backtests", json=body)
-
-            writer = threading.Thread(target=submit)
-            writer.start()
-            while len(delays) < args.jobs:
-                raw = ws.recv(timeout=30)
-                arrived = time.time()
-                message = json.loads(raw)
-                stamp = datetime.fromisoformat(message["data"]["timestamp"].replace("Z", "+00:00"))
-                delays.append((arrived - stamp.timestamp()) * 1000)
-            writer.join()
-        print(f"events: {len(delays)}")
-        print(
-            f"commit -> WebSocket client, ms: median {statistics.median(delays):.2f}, "
-            f"p90 {percentile(delays, 0.90):.2f}, p99 {percentile(delays, 0.99):.2f}, "
-            f"max {max(delays):.2f}"
-        )
+        delays = ws_delays(server, args.jobs)
     finally:
         server.stop()
+    print(f"events: {len(delays)}")
+    print(
+        f"commit -> WebSocket client, ms: median {statistics.median(delays):.2f}, "
+        f"p90 {percentile(delays, 0.90):.2f}, p99 {percentile(delays, 0.99):.2f}, "
+        f"max {max(delays):.2f}"
+    )
 
 
 if __name__ == "__main__":

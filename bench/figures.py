@@ -1,0 +1,254 @@
+"""Each benchmark figure, measured next to its baseline from the same run."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from adapters.event_store import open_event_store
+from adapters.freqtrade.run_config import cli_argv, freqtrade_args, freqtrade_config
+from adapters.sql_read_store import SqlReadStore, create_engine
+from bench.live_latency import percentile, ws_delays
+from bench.load import Load, wrk
+from bench.servers import api, baseline, rss_mb
+from projections.execution_ports import RunSpec
+from projections.read_model import ReadModelProjector
+from projections.rebuild import rebuild_read_model
+from projections.runner import SubscriberRunner
+from tests.factories import LEASE, new_job
+
+SUBMIT = {
+    "strategy": "Bench",
+    "pairs": ["BTC/USDT", "ETH/USDT"],
+    "timeframe": "5m",
+    "timerange": "20240101-20240201",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: str
+    baseline: str
+    ratio: float | None
+    target: str
+    met: bool
+
+
+def http_throughput(seconds: int) -> list[Figure]:
+    """Submit and read throughput against a bare Litestar endpoint, same server, 32 connections."""
+    with baseline() as base:
+        bare_post = wrk(f"{base}/echo", seconds=seconds, method="POST", body=SUBMIT)
+        bare_get = wrk(f"{base}/ping", seconds=seconds)
+    with api({"BACKEND_EXECUTOR": "off"}) as server:
+        auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
+        http = httpx.Client(base_url=f"{server.url}/api/v1", headers=auth)
+        http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+        job = http.post("/backtests", json=SUBMIT).json()["id"]
+        submit = wrk(
+            f"{server.url}/api/v1/backtests",
+            seconds=seconds,
+            method="POST",
+            body=SUBMIT,
+            headers=auth,
+        )
+        read = wrk(f"{server.url}/api/v1/backtests/{job}", seconds=seconds, headers=auth)
+    submit_ratio = submit.requests_per_second / bare_post.requests_per_second
+    read_ratio = read.requests_per_second / bare_get.requests_per_second
+    return [
+        Figure(
+            "submit throughput (req/s, p99)",
+            _load(submit),
+            f"{bare_post.requests_per_second:,.0f} req/s, p99 {bare_post.p99_ms:.1f} ms",
+            submit_ratio,
+            ">= 0.5x, p99 <= 25 ms",
+            submit_ratio >= 0.5 and submit.p99_ms <= 25 and submit.errors == 0,
+        ),
+        Figure(
+            "read throughput GET /backtests/{id}",
+            _load(read),
+            f"{bare_get.requests_per_second:,.0f} req/s, p99 {bare_get.p99_ms:.1f} ms",
+            read_ratio,
+            ">= 0.7x",
+            read_ratio >= 0.7 and read.errors == 0,
+        ),
+    ]
+
+
+def _load(load: Load) -> str:
+    errors = f", {load.errors} errors" if load.errors else ""
+    return f"{load.requests_per_second:,.0f} req/s, p99 {load.p99_ms:.1f} ms{errors}"
+
+
+def freshness(events: int) -> list[Figure]:
+    """Commit -> visible in the SQL read model (in process), and commit -> WebSocket client."""
+    folder = Path(tempfile.mkdtemp(prefix="tradai-bench-"))
+    store = open_event_store(f"sqlite:///{folder / 'events.db'}")
+    read = SqlReadStore(create_engine(f"sqlite:///{folder / 'read.db'}"))
+    read.create()
+    runner = SubscriberRunner(ReadModelProjector(read), store)
+    store.on_commit(runner.wake)
+    runner.start()
+    sql: list[float] = []
+    try:
+        for _ in range(events):
+            job = new_job()
+            position = store.commit(job)
+            committed = time.perf_counter()
+            runner.wait_for(position, 5)
+            sql.append((time.perf_counter() - committed) * 1000)
+    finally:
+        runner.stop()
+        store.close()
+    with api({"BACKEND_EXECUTOR": "off"}) as server:
+        ws = ws_delays(server, events)
+    return [
+        Figure(
+            "commit -> SQL read model",
+            f"median {statistics.median(sql):.2f} ms, p99 {percentile(sql, 0.99):.2f} ms",
+            "-", None, "p99 <= 20 ms", percentile(sql, 0.99) <= 20,
+        ),
+        Figure(
+            "commit -> WebSocket client",
+            f"median {statistics.median(ws):.2f} ms, p99 {percentile(ws, 0.99):.2f} ms",
+            "-", None, "p99 <= 30 ms", percentile(ws, 0.99) <= 30,
+        ),
+    ]  # fmt: skip
+
+
+def rebuild(events: int) -> list[Figure]:
+    """Rebuild of the read model from the store, against a decode-only replay of the same events."""
+    folder = Path(tempfile.mkdtemp(prefix="tradai-bench-"))
+    store = open_event_store(f"sqlite:///{folder / 'events.db'}")
+    for _ in range(events // 3000):  # 1,000 jobs of three events each per transaction
+        jobs = [new_job() for _ in range(1000)]
+        for job in jobs:
+            job.start(attempt=1, worker="w", lease_expires_at=LEASE)
+            job.report_progress("backtest", 0.5)
+        store.commit(*jobs)
+    total = store.max_position()
+    started = time.perf_counter()
+    position, decoded = 0, 0
+    while batch := store.read(position, 2000):
+        position, decoded = batch[-1].position, decoded + len(batch)
+    decode_rate = decoded / (time.perf_counter() - started)
+    target = SqlReadStore(create_engine(f"sqlite:///{folder / 'read.db'}"))
+    report = rebuild_read_model(store, target, batch_size=2000)
+    store.close()
+    rate = report.events / report.seconds
+    ratio = rate / decode_rate
+    return [
+        Figure(
+            f"rebuild of the read model ({total:,} events)",
+            f"{rate:,.0f} events/s", f"{decode_rate:,.0f} events/s decode-only", ratio,
+            ">= 100,000 events/s and >= 0.5x", rate >= 100_000 and ratio >= 0.5,
+        )
+    ]  # fmt: skip
+
+
+def _wait(http: httpx.Client, ids: list[str]) -> None:
+    pending = set(ids)
+    while pending:
+        for job_id in list(pending):
+            status = http.get(f"/backtests/{job_id}").json()["status"]
+            if status in {"completed", "failed", "cancelled"}:
+                assert status == "completed", http.get(f"/backtests/{job_id}").json()["error"]
+                pending.discard(job_id)
+        time.sleep(0.02)
+
+
+def backtests(runs: int = 3) -> list[Figure]:
+    """One backtest through the API vs the bare freqtrade CLI; eight on two workers vs one x 4."""
+    body = {
+        "strategy": "SampleEmaCross",
+        "pairs": ["BTC/USDT", "ETH/USDT"],
+        "timeframe": "5m",
+        "timerange": "20240101-20240401",
+    }
+    with api({"BACKEND_WORKERS": "2"}, seed=True) as server:
+        auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
+        http = httpx.Client(base_url=f"{server.url}/api/v1", headers=auth)
+        _wait(
+            http, [http.post("/backtests", json=body).json()["id"] for _ in range(2)]
+        )  # warm both
+        singles = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            _wait(http, [http.post("/backtests", json=body).json()["id"]])
+            singles.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        _wait(http, [http.post("/backtests", json=body).json()["id"] for _ in range(8)])
+        eight = time.perf_counter() - started
+        data = server.data_dir / "market-data"
+    one = statistics.median(singles)
+    cli = statistics.median(_bare_cli(data) for _ in range(runs))
+    return [
+        Figure(
+            "one backtest, submit -> completed (API)",
+            f"{one:.2f} s (median of {runs})", f"{cli:.2f} s bare freqtrade CLI", one / cli,
+            "<= 0.8x", one / cli <= 0.8,
+        ),
+        Figure(
+            "eight backtests on two workers",
+            f"{eight:.2f} s", f"{one * 4:.2f} s (one x 4)", eight / (one * 4),
+            "<= 1.15x", eight / (one * 4) <= 1.15,
+        ),
+    ]  # fmt: skip
+
+
+def _bare_cli(datadir: Path) -> float:
+    code = (resources.files("app.samples") / "SampleEmaCross.py").read_text()
+    work = Path(tempfile.mkdtemp(prefix="tradai-bench-cli-"))
+    for sub in ("strategies", "results", "user_data"):
+        (work / sub).mkdir()
+    (work / "strategies" / "SampleEmaCross.py").write_text(code)
+    spec = RunSpec(
+        job_id=uuid.uuid4(), attempt=1, strategy="SampleEmaCross", code=code, code_sha256="-",
+        pairs=("BTC/USDT", "ETH/USDT"), timeframe="5m", timerange="20240101-20240401",
+        exchange="binance", stake_amount=None, max_open_trades=None, starting_balance=None,
+        fee=None,
+    )  # fmt: skip
+    (work / "config.json").write_bytes(msgspec.json.encode(freqtrade_config(spec, work)))
+    argv = cli_argv(freqtrade_args(spec, work, work / "config.json", datadir))
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "adapters.freqtrade.offline_cli", *argv],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def memory(requests: int = 100_000) -> list[Figure]:
+    """API process memory after `requests` requests, against the same process after 1,000."""
+    with api({"BACKEND_EXECUTOR": "off"}) as server:
+        assert server.process is not None
+        auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
+        http = httpx.Client(base_url=f"{server.url}/api/v1", headers=auth)
+        http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+        job = http.post("/backtests", json=SUBMIT).json()["id"]
+        for _ in range(1000):
+            http.get(f"/backtests/{job}")
+        early = rss_mb(server.process.pid)
+        done = 1000
+        while done < requests:
+            done += wrk(f"{server.url}/api/v1/backtests/{job}", seconds=10, headers=auth).requests
+        late = rss_mb(server.process.pid)
+    growth = late / early - 1
+    return [
+        Figure(
+            f"API memory after {done:,} requests",
+            f"{late:.1f} MB", f"{early:.1f} MB after 1,000", late / early,
+            "growth < 10%", growth < 0.10,
+        )
+    ]  # fmt: skip

@@ -1,0 +1,44 @@
+"""`make bench`: every figure with its baseline from the same run, as one table.
+
+.venv/bin/python -m bench.run [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+from bench import figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="TradAI Backend benchmarks")
+    parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test, noisier)")
+    args = parser.parse_args()
+    seconds = 3 if args.quick else 8
+    started = time.perf_counter()
+    rows: list[figures.Figure] = []
+    for name, measure in (
+        ("HTTP throughput", lambda: figures.http_throughput(seconds)),
+        ("freshness", lambda: figures.freshness(200 if args.quick else 1000)),
+        ("rebuild", lambda: figures.rebuild(30_000 if args.quick else 150_000)),
+        ("backtests", lambda: figures.backtests(1 if args.quick else 3)),
+        ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
+    ):
+        print(f"measuring {name} ...", flush=True)
+        rows += measure()
+    print()
+    print(f"{'figure':<44} {'measured':<44} {'baseline (same run)':<36} {'ratio':>6}  target")
+    for row in rows:
+        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
+        mark = "met" if row.met else "MISSED"
+        print(
+            f"{row.name:<44} {row.value:<44} {row.baseline:<36} {ratio:>6}  {row.target} [{mark}]"
+        )
+    elapsed = time.perf_counter() - started
+    print(f"\n{platform.node()}, Python {platform.python_version()}, {elapsed:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Servers the benchmarks start and stop themselves: the API and the bare baseline app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.ports import free_port
+from tests.support.server import ServerProcess
+
+
+@contextmanager
+def api(env: dict[str, str] | None = None, seed: bool = False) -> Iterator[ServerProcess]:
+    """`tradai serve` on a free port with its own data directory."""
+    server = ServerProcess(
+        Path(tempfile.mkdtemp(prefix="tradai-bench-")),
+        {"BACKEND_LOG_LEVEL": "warning"} | (env or {}),
+    )
+    if seed:
+        exe = Path(sys.executable).parent / "tradai"
+        server.data_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(exe), "seed"], env=server.env(), check=True, capture_output=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def baseline() -> Iterator[str]:
+    """The bare Litestar app under the same server and flags as the API; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
