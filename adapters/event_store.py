@@ -8,6 +8,9 @@ from urllib.parse import unquote, urlsplit
 from commands.store import EventStore
 
 MAPPER_TOPIC = "adapters.msgspec_mapper:MsgspecMapper"
+# Aggregates are cached and fast-forwarded on each load (only events newer than the cached copy
+# are read), so a submit does not re-decode the strategy version and its source every time.
+CACHE = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
 
 def event_store_env(url: str) -> dict[str, str]:
@@ -17,7 +20,7 @@ def event_store_env(url: str) -> dict[str, str]:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return {
+        return CACHE | {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "30",
@@ -25,7 +28,7 @@ def event_store_env(url: str) -> dict[str, str]:
         }
     if url.startswith(("postgresql://", "postgres://")):
         parts = urlsplit(url)
-        env = {
+        env = CACHE | {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",

@@ -307,11 +307,20 @@ class SqlReadStore:
         return out
 
     def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert or replace rows by primary key, in bulk (one DELETE, one INSERT)."""
+        """Insert or replace rows by primary key, in one statement (SQLite and PostgreSQL)."""
         if not rows:
             return
-        conn.execute(sa.delete(table).where(table.c.id.in_([r["id"] for r in rows])))
-        conn.execute(sa.insert(table), rows)
+        if conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        elif conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+        else:  # any other database: delete, then insert
+            conn.execute(sa.delete(table).where(table.c.id.in_([r["id"] for r in rows])))
+            conn.execute(sa.insert(table), rows)
+            return
+        statement = insert(table)
+        updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name != "id"}
+        conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=updates), rows)
 
 
 def _micros(moment: datetime) -> int:

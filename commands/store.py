@@ -75,7 +75,9 @@ class EventStore(Application[UUID]):
             raise ConcurrencyConflict(
                 "the resource was changed by another request; reload it and try again"
             ) from error
-        return max((r.notification.id for r in recordings), default=self.max_position())
+        if not recordings:  # nothing new to save
+            return self.max_position()
+        return max(r.notification.id for r in recordings)
 
     def read(self, after: int, limit: int) -> list[StoredEvent]:
         """Up to `limit` events with positions greater than `after`, in order."""
