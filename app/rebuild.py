@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_read_store import SqlReadStore, create_engine
 from app.settings import Settings
@@ -17,7 +18,8 @@ def rebuild_and_swap(settings: Settings, batch_size: int = 2000) -> RebuildRepor
     engine = create_engine(settings.resolved_read_model_url)
     try:
         fresh = SqlReadStore(engine, prefix=REBUILD_PREFIX)
-        report = rebuild_read_model(store, fresh, batch_size=batch_size)
+        artifacts = LocalArtifactStore(settings.artifacts_path)
+        report = rebuild_read_model(store, fresh, artifacts=artifacts, batch_size=batch_size)
         live = SqlReadStore(engine)
         live.create()
         live.replace_with(fresh)

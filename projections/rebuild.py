@@ -6,7 +6,7 @@ import time
 
 import msgspec
 
-from projections.ports import EventSource, ReadStore
+from projections.ports import ArtifactStore, EventSource, ReadStore
 from projections.read_model import ReadModelProjector
 
 
@@ -19,12 +19,21 @@ class RebuildReport(msgspec.Struct, frozen=True):
 
 
 def rebuild_read_model(
-    source: EventSource, target: ReadStore, *, batch_size: int = 2000, name: str = "read_model"
+    source: EventSource,
+    target: ReadStore,
+    *,
+    artifacts: ArtifactStore | None = None,
+    batch_size: int = 2000,
+    name: str = "read_model",
 ) -> RebuildReport:
-    """Empty `target`, then replay every event into it; it ends at the source's newest position."""
+    """Empty `target`, then replay every event into it; it ends at the source's newest position.
+
+    `artifacts` must be the live model's artifact store: results, trades and equity are read
+    from the runs' result artifacts, exactly as the live projector reads them.
+    """
     started = time.perf_counter()
     target.reset()
-    projector = ReadModelProjector(target, name)
+    projector = ReadModelProjector(target, name, artifacts=artifacts)
     position = 0
     count = 0
     while True:

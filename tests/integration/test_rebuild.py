@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import random
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import msgspec
 import sqlalchemy as sa
 
+from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_read_store import SqlReadStore, create_engine
 from app.rebuild import REBUILD_PREFIX, rebuild_and_swap
@@ -26,11 +31,33 @@ from domain.backtest_job import BacktestJob
 from domain.promotion import GateThresholds
 from projections.read_model import ReadModelProjector
 from projections.rebuild import rebuild_read_model
+from projections.results import BacktestResultView, RunResult, Trade
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, register, submit
 
 
-def _history(store: EventStore, jobs: int = 60) -> None:
+def _result_artifact(artifacts: LocalArtifactStore, job_id: object, profit: float) -> str:
+    """A run's `result` artifact, as a worker would store it, with two trades."""
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    trades = [
+        Trade(pair="BTC/USDT", open_date=start + h * hour, close_date=start + (h + 1) * hour,
+              open_rate=100.0, close_rate=101.0, amount=1.0, stake_amount=100.0, profit_abs=p,
+              profit_ratio=p / 100, exit_reason="roi")
+        for h, p in ((1, profit), (3, -profit / 2))
+    ]  # fmt: skip
+    result = RunResult(
+        strategy="EmaCross", metrics={"starting_balance": 1000.0, "total_trades": 2}, per_pair=[],
+        trades=trades, backtest_start=start, backtest_end=start + timedelta(days=1),
+    )  # fmt: skip
+    with tempfile.NamedTemporaryFile(delete=False) as file:
+        file.write(msgspec.json.encode(result))
+    return artifacts.put_file(f"{job_id}/1/result", file.name)
+
+
+def _history(
+    store: EventStore, jobs: int = 60, artifacts: LocalArtifactStore | None = None
+) -> None:
     """A varied history: versions, submissions, runs, progress, results, failures, cancels."""
     rng = random.Random(7)
     strategies, backtests = StrategyCommands(store), BacktestCommands(store)
@@ -48,9 +75,12 @@ def _history(store: EventStore, jobs: int = 60) -> None:
             for step in range(rng.randint(0, 4)):
                 job.report_progress("backtest", step / 4)
             if fate == "complete":
-                job.complete(
-                    {"total_trades": rng.randint(0, 50), "profit_total": rng.uniform(-0.2, 0.4)}
+                files = (
+                    {"result": _result_artifact(artifacts, job.id, rng.uniform(1, 9))}
+                    if artifacts
+                    else {}
                 )
+                job.complete({"total_trades": 2, "profit_total": rng.uniform(-0.2, 0.4)}, files)
             elif fate == "fail":
                 job.fail("strategy raised an exception")
             store.commit(job)
@@ -88,27 +118,35 @@ def _promotions(store: EventStore) -> None:
     promotions.rollback(RollBack(name="EmaCross", environment="production"), "olga")
 
 
-def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str]) -> None:
+def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str], tmp_path: Path) -> None:
     events_url, read_url = sql_urls
     store = open_event_store(events_url)
     engine = create_engine(read_url)
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
     live = SqlReadStore(engine)
     live.create()
-    runner = SubscriberRunner(ReadModelProjector(live), store, batch_size=7)
+    runner = SubscriberRunner(ReadModelProjector(live, artifacts=artifacts), store, batch_size=7)
     store.on_commit(runner.wake)
     runner.start()
     try:
-        _history(store)
+        _history(store, artifacts=artifacts)
         assert runner.wait_for(store.max_position(), timeout=30)
     finally:
         runner.stop()
     rebuilt = SqlReadStore(engine, prefix=REBUILD_PREFIX)
-    report = rebuild_read_model(store, rebuilt, batch_size=50)
+    report = rebuild_read_model(store, rebuilt, artifacts=artifacts, batch_size=50)
     assert report.position == store.max_position() and report.events == len(store.read(0, 100_000))
     live_dump, rebuilt_dump = live.dump(), rebuilt.dump()
     assert len(live_dump["jobs"]) == 62 and len(live_dump["versions"]) == 6
     assert len(live_dump["promotions"]) == 4
     assert rebuilt_dump == live_dump
+    results = [
+        msgspec.json.decode(doc, type=BacktestResultView) for doc in live_dump["results"].values()
+    ]
+    from_artifacts = [
+        r for r in results if r.trade_count == 2 and r.error is None and len(r.equity) == 3
+    ]
+    assert len(from_artifacts) == len(results) - 2 > 0, "results come from the artifacts"
     store.close()
     engine.dispose()
 
@@ -157,10 +195,14 @@ def test_rebuild_and_swap_replaces_a_damaged_model(
         }
     )
     store = open_event_store(events_url)
-    _history(store, jobs=15)
+    _history(store, jobs=15, artifacts=LocalArtifactStore(settings.artifacts_path))
     live = SqlReadStore(create_engine(read_url))
     live.create()  # empty: as if the read model had been lost
     report = rebuild_and_swap(settings)
+    results = [
+        msgspec.json.decode(d, type=BacktestResultView) for d in live.dump()["results"].values()
+    ]
+    assert any(r.trade_count == 2 and r.error is None for r in results), "results from artifacts"
     assert report.position == store.max_position()
     assert live.position("read_model") == store.max_position()
     assert len(live.dump()["jobs"]) == 17
