@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
-from adapters.sql_read_store import SqlReadStore, create_engine
+from adapters.sql_engine import create_engine
+from adapters.sql_read_store import SqlReadStore
 from app.secrets import jwt_secret
 from app.settings import Settings
 from commands.backtests import BacktestCommands

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
-from adapters.sql_read_store import SqlReadStore, create_engine
+from adapters.sql_engine import create_engine
+from adapters.sql_read_store import SqlReadStore
 from app.settings import Settings
 from projections.rebuild import RebuildReport, rebuild_read_model
 

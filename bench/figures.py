@@ -17,7 +17,8 @@ import msgspec
 
 from adapters.event_store import open_event_store
 from adapters.freqtrade.run_config import cli_argv, freqtrade_args, freqtrade_config
-from adapters.sql_read_store import SqlReadStore, create_engine
+from adapters.sql_engine import create_engine
+from adapters.sql_read_store import SqlReadStore
 from bench.live_latency import percentile, ws_delays
 from bench.load import Load, wrk
 from bench.servers import api, baseline, rss_mb

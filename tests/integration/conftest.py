@@ -9,7 +9,8 @@ import pytest
 
 from adapters.event_store import open_event_store
 from adapters.memory_read_store import InMemoryReadStore
-from adapters.sql_read_store import SqlReadStore, create_engine
+from adapters.sql_engine import create_engine
+from adapters.sql_read_store import SqlReadStore
 from commands.store import EventStore
 from tests.support.postgres import PostgresServer, running_postgres
 

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
-from adapters.sql_read_store import SqlReadStore, create_engine
+from adapters.sql_engine import create_engine
+from adapters.sql_read_store import SqlReadStore
 from app.rebuild import REBUILD_PREFIX, rebuild_and_swap
 from app.settings import load_settings
 from commands.backtests import BacktestCommands
