@@ -7,12 +7,17 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio
 
 from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
+from app.batcher import CommandBatcher
 from app.secrets import jwt_secret
 from app.settings import Settings
 from commands.backtests import BacktestCommands
@@ -29,6 +34,7 @@ from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Container:
     executor: Executor | None = None
     hub: Hub | None = None
     pool: WorkerPool | None = None
+    batcher: CommandBatcher | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -63,6 +70,10 @@ class Container:
         for runner in self.subscribers:
             self.store.on_commit(runner.wake)
             runner.start()
+        self.batcher = CommandBatcher(
+            self.store, self.read_model, self.settings.read_your_writes_timeout
+        )
+        self.batcher.start()
         if self.executor is not None:
             thread = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
             thread.start()
@@ -70,6 +81,8 @@ class Container:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.batcher is not None:
+            self.batcher.stop()  # queued commands are written before the subscribers stop
         if self.executor is not None:
             self.executor.stop()  # running jobs go back to the queue before the workers end
         for runner in reversed(self.subscribers):
@@ -83,10 +96,26 @@ class Container:
         self.store.close()
         self.read_store.engine.dispose()
 
+    async def query(self, read: Callable[[], T]) -> T:
+        """Run a read-model query from an async handler: inline where lookups take microseconds
+        (local SQLite), on a worker thread where they wait on a network (PostgreSQL)."""
+        if self.read_store.inline_reads:
+            return read()
+        return await anyio.to_thread.run_sync(read)
+
+    def commands(self) -> CommandBatcher:
+        """The group-commit batcher (it exists once the container has started)."""
+        if self.batcher is None:
+            raise RuntimeError("the container has not started")
+        return self.batcher
+
     def settle(self, outcome: Outcome) -> None:
         """Wait (bounded) until the read model shows a command's effect: read-your-writes."""
-        if not self.read_model.wait_for(outcome.position, self.settings.read_your_writes_timeout):
-            log.warning("read model lags behind position %s", outcome.position)
+        self.settle_position(outcome.position)
+
+    def settle_position(self, position: int) -> None:
+        if not self.read_model.wait_for(position, self.settings.read_your_writes_timeout):
+            log.warning("read model lags behind position %s", position)
 
     def _keep_leases(self) -> None:
         assert self.executor is not None

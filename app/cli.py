@@ -83,12 +83,16 @@ def show_settings() -> None:
 
 @projections_cli.command("rebuild")
 def rebuild(
-    batch_size: Annotated[int, typer.Option(help="events per transaction")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="events per transaction", min=1)] = 2000,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="processes replaying at once (default: one per core, at most 4)", min=1),
+    ] = None,
 ) -> None:
     """Replay the event store into fresh read-model tables, then swap them in."""
-    from app.rebuild import rebuild_and_swap
+    from app.rebuild import default_workers, rebuild_and_swap
 
-    report = rebuild_and_swap(_settings(), batch_size)
+    report = rebuild_and_swap(_settings(), batch_size, workers or default_workers())
     rate = report.events / report.seconds if report.seconds else 0.0
     typer.echo(
         f"rebuilt the read model from {report.events} events up to position {report.position} "

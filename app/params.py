@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
@@ -27,6 +28,17 @@ def job_id(raw: str) -> UUID:
         return UUID(raw)
     except ValueError:
         raise BadParameter("job_id", f"{raw!r} is not a job id (a UUID)") from None
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def job_key(raw: str) -> str:
+    """A job id in the read model's key form (lower-case, hyphenated); a 400 unless a UUID.
+    Ids as this service writes them pass a pattern check rather than a UUID round trip."""
+    if _CANONICAL_UUID.fullmatch(raw):
+        return raw
+    return str(job_id(raw))
 
 
 def version_number(raw: str) -> int:

@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
+import os
+
 from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.settings import Settings
-from projections.rebuild import RebuildReport, rebuild_read_model
+from projections.rebuild import RebuildReport, rebuild_read_model, rebuild_read_model_parallel
 
 REBUILD_PREFIX = "rebuild_"
 
 
-def rebuild_and_swap(settings: Settings, batch_size: int = 2000) -> RebuildReport:
+def default_workers() -> int:
+    """One rebuild process per core, at most four (beyond that the database's single writer,
+    not decoding, is what everyone waits for)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def rebuild_and_swap(settings: Settings, batch_size: int = 2000, workers: int = 1) -> RebuildReport:
     """A running server keeps serving the old tables until the swap; its projector then resumes
-    from the rebuilt position (its next write sees the moved position and re-reads it)."""
-    store = open_event_store(settings.resolved_event_store_url)
+    from the rebuilt position (its next write sees the moved position and re-reads it).
+
+    With `workers` > 1 the replay is shared out by aggregate between forked processes; an
+    in-memory event store cannot be shared, so it is always replayed by one.
+    """
+    url = settings.resolved_event_store_url
+    store = open_event_store(url)
     engine = create_engine(settings.resolved_read_model_url)
     try:
         fresh = SqlReadStore(engine, prefix=REBUILD_PREFIX)
         artifacts = LocalArtifactStore(settings.artifacts_path)
-        report = rebuild_read_model(store, fresh, artifacts=artifacts, batch_size=batch_size)
+        if workers > 1 and not url.startswith("memory:"):
+            report = rebuild_read_model_parallel(
+                lambda: open_event_store(url),
+                fresh,
+                workers=workers,
+                artifacts=artifacts,
+                batch_size=batch_size,
+            )
+        else:
+            report = rebuild_read_model(store, fresh, artifacts=artifacts, batch_size=batch_size)
         live = SqlReadStore(engine)
         live.create()
         live.replace_with(fresh)

@@ -37,8 +37,16 @@ def wrk(
     method: str = "GET",
     body: object | None = None,
     headers: dict[str, str] | None = None,
+    warmup: int = 0,
 ) -> Load:
-    """Run wrk and return throughput and latency; non-2xx answers count as errors."""
+    """Run wrk and return throughput and latency; non-2xx answers count as errors.
+
+    `warmup` seconds of the same load run first and are not counted: what is measured is the
+    steady state, not the tail of whatever the server did just before.
+    """
+    if warmup:
+        wrk(url, seconds=warmup, connections=connections, threads=threads, method=method,
+            body=body, headers=headers)  # fmt: skip
     lines = [f'wrk.method = "{method}"']
     if body is not None:
         lines.append(f"wrk.body = {json.dumps(json.dumps(body))}")

@@ -1,6 +1,6 @@
 """`make bench`: every figure with its baseline from the same run, as one table.
 
-.venv/bin/python -m bench.run [--quick]
+.venv/bin/python -m bench.run [--quick] [--only http|freshness|rebuild|backtests|memory]
 """
 
 from __future__ import annotations
@@ -15,24 +15,32 @@ from bench import figures
 def main() -> None:
     parser = argparse.ArgumentParser(description="TradAI Backend benchmarks")
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test, noisier)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["http", "freshness", "rebuild", "backtests", "memory"],
+        help="measure only this part (repeat for several)",
+    )
     args = parser.parse_args()
     seconds = 3 if args.quick else 8
     started = time.perf_counter()
     rows: list[figures.Figure] = []
     for name, measure in (
-        ("HTTP throughput", lambda: figures.http_throughput(seconds)),
+        ("http", lambda: figures.http_throughput(seconds)),
         ("freshness", lambda: figures.freshness(200 if args.quick else 1000)),
         ("rebuild", lambda: figures.rebuild(30_000 if args.quick else 150_000)),
         ("backtests", lambda: figures.backtests(1 if args.quick else 3)),
         ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
     ):
+        if args.only and name not in args.only:
+            continue
         print(f"measuring {name} ...", flush=True)
         rows += measure()
     print()
     print(f"{'figure':<44} {'measured':<44} {'baseline (same run)':<36} {'ratio':>6}  target")
     for row in rows:
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
-        mark = "met" if row.met else "MISSED"
+        mark = "-" if row.met is None else "met" if row.met else "MISSED"
         print(
             f"{row.name:<44} {row.value:<44} {row.baseline:<36} {ratio:>6}  {row.target} [{mark}]"
         )

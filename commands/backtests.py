@@ -34,7 +34,10 @@ class BacktestCommands:
                 c.pairs, c.timeframe, c.timerange, c.exchange,
                 c.stake_amount, c.max_open_trades, c.starting_balance, c.fee,
             )  # fmt: skip
-            version = self._strategy_version(command.strategy, command.strategy_version)
+            name, number = command.strategy, command.strategy_version
+            version = self.store.memo(
+                ("strategy version", name, number), lambda: self._strategy_version(name, number)
+            )  # read only here, so the commands of one batch may share it
             job = BacktestJob(
                 strategy=version.name,
                 strategy_version=version.number,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -15,6 +16,15 @@ from eventsourcing.persistence import IntegrityError, Recording
 from commands.errors import ConcurrencyConflict, NotFound
 
 CommitListener = Callable[[int], None]
+T = TypeVar("T")
+
+
+class Deferral(Protocol):
+    """Collects the aggregates of a batch of commands (commands.batch.PendingUnit)."""
+
+    def add(self, aggregates: Sequence[Aggregate | None]) -> int: ...
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any: ...
 
 
 class StoredEvent(msgspec.Struct, frozen=True):
@@ -22,6 +32,17 @@ class StoredEvent(msgspec.Struct, frozen=True):
 
     position: int
     event: Any  # a domain event object; typed Any because aggregates define their own classes
+
+
+def partition_of(aggregate_id: UUID | str, parts: int) -> int:
+    """A stable partition of an aggregate: every event of one aggregate falls in the same one."""
+    digit = aggregate_id.int & 0xF if isinstance(aggregate_id, UUID) else int(aggregate_id[-1], 16)
+    return partition_of_digit(digit, parts)
+
+
+def partition_of_digit(last_hex_digit: int, parts: int) -> int:
+    """Partitions go by the id's last hex digit, so a store can select one by its text form."""
+    return last_hex_digit % parts
 
 
 class EventStore(Application[UUID]):
@@ -37,6 +58,21 @@ class EventStore(Application[UUID]):
         super().__init__(env)
         self._listeners: list[CommitListener] = []
         self._listeners_lock = threading.Lock()
+        self._deferred = threading.local()  # the batch this thread is collecting, if any
+
+    @contextmanager
+    def deferring(self, unit: Deferral) -> Iterator[None]:
+        """While collecting a batch on this thread, `commit` hands aggregates to `unit`."""
+        self._deferred.unit = unit
+        try:
+            yield
+        finally:
+            self._deferred.unit = None
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, shared by the commands of one batch (read-only values only)."""
+        unit: Deferral | None = getattr(self._deferred, "unit", None)
+        return compute() if unit is None else cast(T, unit.memo(key, compute))
 
     def on_commit(self, listener: CommitListener) -> None:
         """Call `listener(last_position)` after every commit made through this process."""
@@ -67,8 +103,12 @@ class EventStore(Application[UUID]):
     def commit(self, *aggregates: Aggregate | None) -> int:
         """Save the aggregates' new events in one transaction; return the last position.
 
-        A version clash (another command saved first) becomes ConcurrencyConflict.
+        A version clash (another command saved first) becomes ConcurrencyConflict. While this
+        thread collects a batch, the aggregates are handed to it instead (see commands.batch).
         """
+        unit: Deferral | None = getattr(self._deferred, "unit", None)
+        if unit is not None:
+            return unit.add(aggregates)
         try:
             recordings = self.save(*aggregates)
         except IntegrityError as error:
@@ -85,6 +125,28 @@ class EventStore(Application[UUID]):
             start=after, limit=limit, inclusive_of_start=False
         )
         return [StoredEvent(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+
+    def read_partition(
+        self, after: int, limit: int, *, stop: int, part: int, parts: int
+    ) -> tuple[list[StoredEvent], int]:
+        """Events of aggregates in partition `part` of `parts`, among the next `limit` positions
+        after `after` up to `stop`; and the last position looked at (`after` when none).
+
+        Rows of other partitions are skipped before they are decoded, so `parts` readers of
+        the same log share out the decoding, the dearest part of reading it.
+        """
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, stop=stop, inclusive_of_start=False
+        )
+        if not notifications:
+            return [], after
+        decode = self.mapper.to_domain_event
+        events = [
+            StoredEvent(n.id, decode(n))
+            for n in notifications
+            if partition_of(n.originator_id, parts) == part
+        ]
+        return events, notifications[-1].id
 
     def max_position(self) -> int:
         """Position of the newest event, 0 when the store is empty."""

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from eventsourcing.domain import Aggregate
 
 from commands.store import StoredEvent
 from domain.backtest_job import BacktestJob
@@ -38,10 +39,15 @@ class ReadModelProjector:
         store: ReadModelWriter,
         name: str = "read_model",
         artifacts: ArtifactStore | None = None,
+        *,
+        fresh: bool = False,
     ) -> None:
         self.store = store
         self.name = name
         self.artifacts = artifacts
+        # Replaying into empty tables (a rebuild), a document exists only if this projector
+        # wrote it, so lookups of every other id can be skipped: most would find nothing.
+        self._written: set[UUID] | None = set() if fresh else None
 
     def position(self) -> int:
         return self.store.position(self.name)
@@ -49,12 +55,13 @@ class ReadModelProjector:
     def handle(self, events: Sequence[StoredEvent], after: int) -> None:
         if not events:
             return
+        created = _created(events)
         changes = Changes(
-            jobs=self.store.load_jobs(_ids(events, BacktestJob.Event)),
-            strategies=self.store.load_strategies(_ids(events, Strategy.Event)),
-            versions=self.store.load_versions(_ids(events, StrategyVersion.Event)),
+            jobs=self.store.load_jobs(self._stored(_ids(events, BacktestJob.Event) - created)),
+            strategies=self.store.load_strategies(self._stored(_ids(events, Strategy.Event))),
+            versions=self.store.load_versions(self._stored(_ids(events, StrategyVersion.Event))),
             promotions=self.store.load_promotions(
-                {p for e in events if (p := promotion_id_of(e.event)) is not None}
+                self._stored({p for e in events if (p := promotion_id_of(e.event)) is not None})
             ),
         )
         touched = Changes(jobs={}, strategies={}, versions={}, results={}, trades={}, promotions={})
@@ -63,6 +70,14 @@ class ReadModelProjector:
             if isinstance(stored.event, BacktestJob.Completed):
                 self._add_result(stored.event, touched)
         self.store.commit(self.name, after, events[-1].position, touched)
+        if self._written is not None:
+            for documents in (touched.jobs, touched.strategies, touched.versions):
+                self._written.update(documents)
+            self._written.update(touched.promotions)
+
+    def _stored(self, ids: set[UUID]) -> set[UUID]:
+        """The ids whose documents may be stored already (all of them, unless fresh)."""
+        return ids if self._written is None else ids & self._written
 
     def _add_result(self, event: Any, touched: Changes) -> None:
         """Read the run's result artifact into result, trades and equity documents.
@@ -89,6 +104,12 @@ class ReadModelProjector:
 
 def _ids(events: Sequence[StoredEvent], kind: type) -> set[UUID]:
     return {e.event.originator_id for e in events if isinstance(e.event, kind)}  # type: ignore[attr-defined]
+
+
+def _created(events: Sequence[StoredEvent]) -> set[UUID]:
+    """Aggregates created within the batch: a creation event is an aggregate's first, so they
+    have no stored document yet to load."""
+    return {e.event.originator_id for e in events if isinstance(e.event, Aggregate.Created)}  # type: ignore[attr-defined]
 
 
 def _apply(event: Any, current: Changes, touched: Changes) -> None:

@@ -50,6 +50,7 @@ class SubscriberRunner:
         self.last_error: str | None = None
         self._position = 0
         self._progress = threading.Condition()
+        self._handling = threading.Lock()  # one batch at a time: this thread's or an offered one
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,10 +84,31 @@ class SubscriberRunner:
         with self._progress:
             return self._progress.wait_for(lambda: self._position >= position, timeout)
 
+    def offer(self, events: Sequence[StoredEvent]) -> bool:
+        """Process events this process has just committed, on the caller's thread, when they
+        follow on exactly from the subscriber's position (no re-reading, no hand-off); False
+        leaves them to the runner's own thread, which reads them from the log as usual."""
+        if not events:
+            return False
+        with self._handling:
+            if events[0].position != self._position + 1:
+                return False
+            try:
+                self._handle(events, self._position)
+            except Exception:  # the runner's own thread retries from the log
+                log.warning("offered events failed in %s; the runner takes over", self.name)
+                return False
+            return self._position >= events[-1].position
+
     def run_once(self) -> int:
         """Process one batch if any is waiting; return how many events it held."""
-        after = self._position
-        events = self.source.read(after, self.batch_size)
+        with self._handling:
+            after = self._position
+            events = self.source.read(after, self.batch_size)
+            self._handle(events, after)
+        return len(events)
+
+    def _handle(self, events: Sequence[StoredEvent], after: int) -> None:
         if events:
             try:
                 self.subscriber.handle(events, after)
@@ -95,11 +117,10 @@ class SubscriberRunner:
                 with self._progress:
                     self._position = self.subscriber.position()
                     self._progress.notify_all()
-                return len(events)
+                return
             with self._progress:
                 self._position = events[-1].position
                 self._progress.notify_all()
-        return len(events)
 
     def _run(self) -> None:
         backoff = 0.1

@@ -18,7 +18,7 @@ class DataController(Controller):
     path = "/api/v1/data"
     tags = ["data"]
 
-    @get("/availability", guards=[READ], sync_to_thread=True)
+    @get("/availability", opt=READ, sync_to_thread=True)
     def availability(
         self,
         container: Container,

@@ -30,7 +30,7 @@ TOKEN_PATHS = ["/api/v1/ws/token", "/ws/token"]
 STREAM_PATHS = ["/api/v1/ws", "/ws"]
 
 
-@post(TOKEN_PATHS, guards=[READ], sync_to_thread=False, status_code=200, tags=["live"])
+@post(TOKEN_PATHS, opt=READ, sync_to_thread=False, status_code=200, tags=["live"])
 def ws_token(request: Request[Principal, Any, Any], container: Container) -> WsToken:
     """A token for `WS /api/v1/ws?token=...`, valid for a minute (BACKEND_WS_TOKEN_TTL_SECONDS)."""
     ttl = container.settings.ws_token_ttl_seconds

@@ -50,7 +50,7 @@ class OperationsController(Controller):
 
     @post(
         "/{name:str}/deployments",
-        guards=[OPERATE],
+        opt=OPERATE,
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
     )
@@ -70,9 +70,7 @@ class OperationsController(Controller):
             view, status_code=HTTP_201_CREATED, headers={POSITION: str(outcome.position)}
         )
 
-    @post(
-        "/{name:str}/rollback", guards=[OPERATE], status_code=HTTP_201_CREATED, sync_to_thread=True
-    )
+    @post("/{name:str}/rollback", opt=OPERATE, status_code=HTTP_201_CREATED, sync_to_thread=True)
     def rollback(
         self,
         name: NamePath,
@@ -89,7 +87,7 @@ class OperationsController(Controller):
             view, status_code=HTTP_201_CREATED, headers={POSITION: str(outcome.position)}
         )
 
-    @get("/{name:str}/deployments", guards=[READ], sync_to_thread=True)
+    @get("/{name:str}/deployments", opt=READ, sync_to_thread=True)
     def deployments(self, name: NamePath, container: Container) -> Deployments:
         """Every revision per environment, and what runs now."""
         view = container.read_store.get_strategy(name)
@@ -97,7 +95,7 @@ class OperationsController(Controller):
             raise NotFoundException(f"no strategy named {name!r} is registered")
         return Deployments(name=view.name, live=view.live, environments=view.deployments)
 
-    @get("/{name:str}/history", guards=[READ], sync_to_thread=True)
+    @get("/{name:str}/history", opt=READ, sync_to_thread=True)
     def history(self, name: NamePath, container: Container) -> History:
         """Every registration, promotion, decision, stage change, deployment and rollback, with
         actor and time, replayed from the event store."""

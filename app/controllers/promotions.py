@@ -43,7 +43,7 @@ class PromotionController(Controller):
 
     @post(
         "/strategies/{name:str}/versions/{version:str}/promotions",
-        guards=[RESEARCH],
+        opt=RESEARCH,
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
     )
@@ -72,7 +72,7 @@ class PromotionController(Controller):
 
     @post(
         "/promotions/{promotion_id:str}/approve",
-        guards=[APPROVE],
+        opt=APPROVE,
         status_code=HTTP_200_OK,
         sync_to_thread=True,
     )
@@ -88,7 +88,7 @@ class PromotionController(Controller):
 
     @post(
         "/promotions/{promotion_id:str}/reject",
-        guards=[APPROVE],
+        opt=APPROVE,
         status_code=HTTP_200_OK,
         sync_to_thread=True,
     )
@@ -103,7 +103,7 @@ class PromotionController(Controller):
         """Reject with a reason. Never by the requester (403)."""
         return self._decide(promotion_id, False, data.reason, request, container, idempotency_key)
 
-    @get("/promotions", guards=[READ], sync_to_thread=True)
+    @get("/promotions", opt=READ, sync_to_thread=True)
     def list_promotions(
         self,
         container: Container,
@@ -118,7 +118,7 @@ class PromotionController(Controller):
             next_cursor=page.next_cursor,
         )
 
-    @get("/promotions/{promotion_id:str}", guards=[READ], sync_to_thread=True)
+    @get("/promotions/{promotion_id:str}", opt=READ, sync_to_thread=True)
     def show(self, promotion_id: PromotionIdPath, container: Container) -> PromotionView:
         return _promotion(container, promotion_id)
 

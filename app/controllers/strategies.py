@@ -35,9 +35,7 @@ class StrategyController(Controller):
     path = "/api/v1/strategies"
     tags = ["strategies"]
 
-    @post(
-        "/{name:str}/versions", guards=[RESEARCH], status_code=HTTP_201_CREATED, sync_to_thread=True
-    )
+    @post("/{name:str}/versions", opt=RESEARCH, status_code=HTTP_201_CREATED, sync_to_thread=True)
     def register(
         self,
         name: NamePath,
@@ -63,7 +61,7 @@ class StrategyController(Controller):
             },
         )
 
-    @get("", guards=[READ], sync_to_thread=True)
+    @get("", opt=READ, sync_to_thread=True)
     def list_strategies(
         self,
         container: Container,
@@ -77,7 +75,7 @@ class StrategyController(Controller):
             next_cursor=page.next_cursor,
         )
 
-    @get("/{name:str}", guards=[READ], sync_to_thread=True)
+    @get("/{name:str}", opt=READ, sync_to_thread=True)
     def show(self, name: NamePath, container: Container) -> StrategyDetail:
         """One strategy and its versions."""
         view = container.read_store.get_strategy(name)
@@ -85,7 +83,7 @@ class StrategyController(Controller):
             raise NotFoundException(f"no strategy named {name!r} is registered")
         return StrategyDetail.of(view, list(container.read_store.list_versions(name)))
 
-    @get("/{name:str}/versions/{version:str}", guards=[READ], sync_to_thread=True)
+    @get("/{name:str}/versions/{version:str}", opt=READ, sync_to_thread=True)
     def version(
         self,
         name: NamePath,

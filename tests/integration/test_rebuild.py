@@ -31,7 +31,7 @@ from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
 from domain.promotion import GateThresholds
 from projections.read_model import ReadModelProjector
-from projections.rebuild import rebuild_read_model
+from projections.rebuild import rebuild_read_model, rebuild_read_model_parallel
 from projections.results import BacktestResultView, RunResult, Trade
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, register, submit
@@ -141,6 +141,15 @@ def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str], tmp_path: Pa
     assert len(live_dump["jobs"]) == 62 and len(live_dump["versions"]) == 6
     assert len(live_dump["promotions"]) == 4
     assert rebuilt_dump == live_dump
+    # Three processes, each replaying a share of the aggregates (uneven shares: 6, 5, 5 digits).
+    parallel = SqlReadStore(engine, prefix="parallel_")
+    shared = rebuild_read_model_parallel(
+        lambda: open_event_store(events_url), parallel, workers=3, artifacts=artifacts,
+        batch_size=20,
+    )  # fmt: skip
+    assert (shared.events, shared.position) == (report.events, report.position)
+    assert parallel.dump() == live_dump
+    assert parallel.position("read_model") == store.max_position()
     results = [
         msgspec.json.decode(doc, type=BacktestResultView) for doc in live_dump["results"].values()
     ]

@@ -6,9 +6,20 @@ import time
 
 import jwt
 import pytest
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from app.auth import Principal, Role, mint_token, read_token
+from app.auth import (
+    READ,
+    RESEARCH,
+    VERIFIED_TOKENS,
+    JWTAuthMiddleware,
+    Principal,
+    Role,
+    authorize,
+    mint_token,
+    read_token,
+)
+from app.params import BadParameter, job_key
 from app.secrets import jwt_secret
 from app.settings import SettingsError, load_settings
 
@@ -78,3 +89,57 @@ def test_unsigned_tokens_are_refused() -> None:
     )
     with pytest.raises(NotAuthorizedException):
         read_token(K, token)
+
+
+def _middleware() -> JWTAuthMiddleware:
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    return JWTAuthMiddleware(app, secret=K, exclude=["^/health$"], scopes={"http"})  # type: ignore[arg-type]
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    middleware = _middleware()
+    token = mint_token(K, "alice", ["viewer"], 60)
+    principal = middleware.authenticate(token)
+    assert principal == Principal("alice", frozenset({"viewer"}))
+    middleware.secret = OTHER  # a signature check now would fail ...
+    assert middleware.authenticate(token) == principal  # ... so this answer was remembered
+    middleware._verified[token] = (principal, time.time() - 1)  # as if its exp had passed
+    with pytest.raises(NotAuthorizedException):  # past the expiry it is checked again
+        middleware.authenticate(token)
+
+
+def test_the_remembered_tokens_never_outgrow_their_bound() -> None:
+    middleware = _middleware()
+    for n in range(VERIFIED_TOKENS + 5):
+        middleware._verified[f"t{n}"] = (Principal("x", frozenset()), time.time() + 60)
+    middleware.authenticate(mint_token(K, "alice", ["viewer"], 60))
+    assert len(middleware._verified) <= VERIFIED_TOKENS
+
+
+def test_routes_admit_only_their_roles_and_a_route_naming_none_admits_nobody() -> None:
+    viewer = Principal("v", frozenset({"viewer"}))
+    authorize(viewer, READ)
+    with pytest.raises(PermissionDeniedException, match="researcher or admin"):
+        authorize(viewer, RESEARCH)
+    authorize(Principal("root", frozenset({"admin"})), RESEARCH)
+    with pytest.raises(PermissionDeniedException, match="names no role"):
+        authorize(Principal("root", frozenset({"admin"})), {})
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("0d8f7f5c-4b0e-4d7b-9a53-2f6a1c3e8b14", "0d8f7f5c-4b0e-4d7b-9a53-2f6a1c3e8b14"),
+        ("0D8F7F5C-4B0E-4D7B-9A53-2F6A1C3E8B14", "0d8f7f5c-4b0e-4d7b-9a53-2f6a1c3e8b14"),
+        ("0d8f7f5c4b0e4d7b9a532f6a1c3e8b14", "0d8f7f5c-4b0e-4d7b-9a53-2f6a1c3e8b14"),
+    ],
+)
+def test_job_ids_are_read_in_any_uuid_form(raw: str, key: str) -> None:
+    assert job_key(raw) == key
+
+
+def test_a_job_id_that_is_no_uuid_is_a_bad_parameter() -> None:
+    with pytest.raises(BadParameter, match="job_id"):
+        job_key("0d8f7f5c-4b0e-4d7b-9a53-2f6a1c3e8b1z")
