@@ -87,9 +87,13 @@ class SqliteEventStore(EventStore):
         return events, events[-1].position if len(rows) == limit else stop
 
 
-def open_event_store(url: str) -> EventStore:
-    """The event store for `url`; tables are created on first use."""
+def open_event_store(url: str, *, create_tables: bool = True) -> EventStore:
+    """The event store for `url`; tables are created on first use unless `create_tables` is
+    False (processes opening a store that exists at the same moment: PostgreSQL refuses
+    concurrent `CREATE TABLE IF NOT EXISTS` with "tuple concurrently updated")."""
     env = event_store_env(url)
+    if not create_tables:
+        env["CREATE_TABLE"] = "no"
     if url.startswith("sqlite:///"):
         return SqliteEventStore(env=env)
     return EventStore(env=env)

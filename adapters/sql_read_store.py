@@ -6,8 +6,6 @@ Each document is stored whole as msgspec JSON next to the columns that queries f
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
-from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -16,7 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import cursors
+from adapters.sql_rows import job_row, micros
 from adapters.sql_schema import read_model_tables
+from adapters.sql_upsert import upsert
 from adapters.sqlite_point_reads import SqlitePointReads
 from commands.promotion_views import PromotionView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
@@ -100,8 +100,8 @@ class SqlReadStore:
     def _commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         with self.engine.begin() as conn:
             self._move_position(conn, projection, expected, position)
-            self._upsert(conn, self.jobs, [_job_row(v) for v in changes.jobs.values()])
-            self._upsert(
+            upsert(conn, self.jobs, [job_row(v) for v in changes.jobs.values()])
+            upsert(
                 conn,
                 self.strategies,
                 [
@@ -109,26 +109,26 @@ class SqlReadStore:
                     for k, v in changes.strategies.items()
                 ],
             )
-            self._upsert(
+            upsert(
                 conn,
                 self.results,
                 [{"id": str(k), "doc": _encode(v)} for k, v in changes.results.items()],
             )
             self._replace_trades(conn, changes.trades)
-            self._upsert(
+            upsert(
                 conn,
                 self.promotions,
                 [
                     {
                         "id": str(k),
                         "status": v.status,
-                        "sort_key": _micros(v.requested_at),
+                        "sort_key": micros(v.requested_at),
                         "doc": _encode(v),
                     }
                     for k, v in changes.promotions.items()
                 ],
             )
-            self._upsert(
+            upsert(
                 conn,
                 self.versions,
                 [
@@ -335,48 +335,3 @@ class SqlReadStore:
                 for row in conn.execute(query):
                     out[UUID(row.id)] = msgspec.json.decode(row.doc, type=kind)
         return out
-
-    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert or replace rows by primary key, in one statement (SQLite and PostgreSQL)."""
-        if not rows:
-            return
-        if conn.dialect.name == "sqlite":
-            # Straight to the driver's executemany: SQLAlchemy's per-row parameter handling cost
-            # more than SQLite's own work, and rebuilds write hundreds of thousands of rows.
-            names = list(rows[0])
-            conn.exec_driver_sql(_sqlite_upsert(table.name, tuple(names)), [
-                tuple(row[n] for n in names) for row in rows
-            ])  # fmt: skip
-            return
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:  # any other database: delete, then insert
-            conn.execute(sa.delete(table).where(table.c.id.in_([r["id"] for r in rows])))
-            conn.execute(sa.insert(table), rows)
-            return
-        statement = insert(table)
-        updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name != "id"}
-        conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=updates), rows)
-
-
-@cache
-def _sqlite_upsert(table: str, columns: tuple[str, ...]) -> str:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
-
-
-def _micros(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
-
-
-def _job_row(view: BacktestJobView) -> dict[str, Any]:
-    return {
-        "id": str(view.id),
-        "strategy": view.strategy,
-        "status": view.status,
-        "sort_key": cursors.job_sort_key(view),
-        "doc": _encode(view),
-    }

@@ -35,7 +35,7 @@ def rebuild_and_swap(settings: Settings, batch_size: int = 2000, workers: int = 
         artifacts = LocalArtifactStore(settings.artifacts_path)
         if workers > 1 and not url.startswith("memory:"):
             report = rebuild_read_model_parallel(
-                lambda: open_event_store(url),
+                lambda: open_event_store(url, create_tables=False),
                 fresh,
                 workers=workers,
                 artifacts=artifacts,

@@ -151,7 +151,7 @@ def rebuild(events: int) -> list[Figure]:
     )
     workers = default_workers()
     report = rebuild_read_model_parallel(
-        lambda: open_event_store(url),
+        lambda: open_event_store(url, create_tables=False),
         SqlReadStore(create_engine(f"sqlite:///{folder / 'read.db'}")),
         workers=workers,
         batch_size=2000,

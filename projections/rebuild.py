@@ -77,8 +77,9 @@ def rebuild_read_model_parallel(
     a strategy, a version and its promotions), so partitions never write the same document.
     Each partition records its own position; at the end the model's position is the head
     taken at the start, which every partition has reached. Children are forked (they inherit
-    the loaded code, not connections: each opens its own), so call this from a process that
-    runs no other threads, such as the `tradai projections rebuild` command.
+    the loaded code, not connections: each opens its own with `open_source`, which should not
+    try to create tables), so call this from a process that runs no other threads, such as the
+    `tradai projections rebuild` command.
     """
     started = time.perf_counter()
     target.reset()

@@ -144,9 +144,12 @@ def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str], tmp_path: Pa
     # Three processes, each replaying a share of the aggregates (uneven shares: 6, 5, 5 digits).
     parallel = SqlReadStore(engine, prefix="parallel_")
     shared = rebuild_read_model_parallel(
-        lambda: open_event_store(events_url), parallel, workers=3, artifacts=artifacts,
+        lambda: open_event_store(events_url, create_tables=False),
+        parallel,
+        workers=3,
+        artifacts=artifacts,
         batch_size=20,
-    )  # fmt: skip
+    )
     assert (shared.events, shared.position) == (report.events, report.position)
     assert parallel.dump() == live_dump
     assert parallel.position("read_model") == store.max_position()
