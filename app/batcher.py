@@ -43,7 +43,9 @@ class CommandBatcher:
         self._queue: deque[Pending] = deque()
         self._ready = threading.Condition()
         self._stopping = False
-        self._thread = threading.Thread(target=self._write_batches, name="command-writer")
+        self._thread = threading.Thread(
+            target=self._write_batches, name="command-writer", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -77,8 +79,10 @@ class CommandBatcher:
                     self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
                 ]
             answers = self._write([command for command, _ in batch])
-            loop = batch[0][1].get_loop()
-            loop.call_soon_threadsafe(_deliver, batch, answers)
+            try:
+                batch[0][1].get_loop().call_soon_threadsafe(_deliver, batch, answers)
+            except RuntimeError:  # the event loop has closed: nobody is waiting any more
+                log.warning("answers to %d commands could not be delivered", len(batch))
 
     def _write(self, commands: list[Command[Any]]) -> list[Any]:
         try:
