@@ -111,11 +111,8 @@ class Container:
 
     def settle(self, outcome: Outcome) -> None:
         """Wait (bounded) until the read model shows a command's effect: read-your-writes."""
-        self.settle_position(outcome.position)
-
-    def settle_position(self, position: int) -> None:
-        if not self.read_model.wait_for(position, self.settings.read_your_writes_timeout):
-            log.warning("read model lags behind position %s", position)
+        if not self.read_model.wait_for(outcome.position, self.settings.read_your_writes_timeout):
+            log.warning("read model lags behind position %s", outcome.position)
 
     def _keep_leases(self) -> None:
         assert self.executor is not None

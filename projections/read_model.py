@@ -58,8 +58,12 @@ class ReadModelProjector:
         created = _created(events)
         changes = Changes(
             jobs=self.store.load_jobs(self._stored(_ids(events, BacktestJob.Event) - created)),
-            strategies=self.store.load_strategies(self._stored(_ids(events, Strategy.Event))),
-            versions=self.store.load_versions(self._stored(_ids(events, StrategyVersion.Event))),
+            strategies=self.store.load_strategies(
+                self._stored(_ids(events, Strategy.Event) - created)
+            ),
+            versions=self.store.load_versions(
+                self._stored(_ids(events, StrategyVersion.Event) - created)
+            ),
             promotions=self.store.load_promotions(
                 self._stored({p for e in events if (p := promotion_id_of(e.event)) is not None})
             ),
@@ -71,9 +75,13 @@ class ReadModelProjector:
                 self._add_result(stored.event, touched)
         self.store.commit(self.name, after, events[-1].position, touched)
         if self._written is not None:
-            for documents in (touched.jobs, touched.strategies, touched.versions):
+            for documents in (
+                touched.jobs,
+                touched.strategies,
+                touched.versions,
+                touched.promotions,
+            ):
                 self._written.update(documents)
-            self._written.update(touched.promotions)
 
     def _stored(self, ids: set[UUID]) -> set[UUID]:
         """The ids whose documents may be stored already (all of them, unless fresh)."""
