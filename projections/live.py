@@ -6,6 +6,11 @@ subscribes with `since` first gets the stored events it missed (read from the lo
 live ones, in position order: live messages that arrive during the replay wait in the client's
 queue, and anything at or below the last position sent on a stream is skipped, so there is no
 gap and no duplicate. Each client's queue is bounded; a client that cannot keep up is closed.
+
+A burst bigger than the room left in a client's queue (the feed catching up after another
+process wrote thousands of events, say) is queued as one "catch up" range instead, which the
+sender reads back from the log at the socket's pace: how far the server fell behind is the
+log's business, and only a client that stops reading fills its queue and is closed.
 """
 
 from __future__ import annotations
@@ -127,9 +132,12 @@ class Hub:
                 self._loop.call_soon_threadsafe(self._deliver, items)
 
     def _deliver(self, items: list[tuple[str, int, bytes]]) -> None:
-        for stream, position, data in items:
-            for client in tuple(self._subscribers.get(stream, ())):
-                client.offer(("live", stream, position, data))
+        batches: dict[LiveClient, list[tuple[str, int, bytes]]] = {}
+        for item in items:
+            for client in self._subscribers.get(item[0], ()):
+                batches.setdefault(client, []).append(item)
+        for client, batch in batches.items():
+            client.offer_live(batch)
 
     def join(self, client: LiveClient) -> None:
         self._clients.add(client)
@@ -221,8 +229,17 @@ class LiveClient:
         start = head if since is None else min(since, head)
         self.offer(("replay", stream, start, head))
 
+    def offer_live(self, batch: list[tuple[str, int, bytes]]) -> None:
+        """Queue one delivery's messages, or the range they span if they would not fit."""
+        if len(batch) <= self.buffer - self.queue.qsize():
+            for stream, position, data in batch:
+                self.offer(("live", stream, position, data))
+        else:
+            streams = frozenset(stream for stream, _, _ in batch)
+            self.offer(("catch_up", streams, batch[0][1] - 1, batch[-1][1]))
+
     def offer(self, item: tuple[Any, ...]) -> None:
-        if self.closed:
+        if self.closed or self._closing is not None:
             return
         try:
             self.queue.put_nowait(item)
@@ -258,23 +275,30 @@ class LiveClient:
                     await self.send(data.decode())
                     self.last_sent[stream] = position
             elif kind == "replay":
-                await self._replay(*item[1:])
+                _, stream, after, until = item
+                self.last_sent.pop(stream, None)  # a new subscription replays from its `since`
+                await self._send_from_log(frozenset((stream,)), after, until)
+                await self.send(control(stream, until, "subscribed").decode())
+            elif kind == "catch_up":
+                _, streams, after, until = item
+                await self._send_from_log(streams & self.streams, after, until)
             else:
                 await self.send(item[1].decode())
 
-    async def _replay(self, stream: str, after: int, until: int) -> None:
-        """Send the stream's stored events in (after, until], then mark the stream live."""
+    async def _send_from_log(self, streams: frozenset[str], after: int, until: int) -> None:
+        """Send the streams' stored events in (after, until] that were not sent yet, in order."""
         names = dict(self.hub.names)
         position = after
-        while position < until:
+        while streams and position < until:
             batch = await asyncio.to_thread(self.read_log, position, HISTORY_PAGE)
             if not batch:
                 break
             for stored in batch:
                 if stored.position > until:
                     break
-                if stream in streams_of(stored.event, names):
-                    await self.send(encode(stream, stored.position, stored.event).decode())
+                for stream in streams_of(stored.event, names):
+                    if stream in streams and stored.position > self.last_sent.get(stream, -1):
+                        await self.send(encode(stream, stored.position, stored.event).decode())
             position = min(batch[-1].position, until)
-        self.last_sent[stream] = max(self.last_sent.get(stream, -1), until)
-        await self.send(control(stream, until, "subscribed").decode())
+        for stream in streams:
+            self.last_sent[stream] = max(self.last_sent.get(stream, -1), until)

@@ -30,6 +30,10 @@ def head(server: ServerProcess) -> int:
     return int(httpx.get(f"{server.url}/ready").json()["positions"]["event_store"])
 
 
+def live_position(server: ServerProcess) -> int:
+    return int(httpx.get(f"{server.url}/ready").json()["positions"]["live"])
+
+
 def gauges(server: ServerProcess) -> dict[str, int]:
     return dict(httpx.get(f"{server.url}/ready").json()["gauges"])
 
@@ -50,6 +54,27 @@ def read_until_subscribed(ws: ClientConnection, stream: str) -> dict[str, Any]:
         message = json.loads(ws.recv(timeout=10))
         if message["type"] == "subscribed" and message["stream"] == stream:
             return dict(message)
+
+
+class SubmittedCounter(threading.Thread):
+    """Reads a WebSocket until `expected` Submitted messages came; notes when that was."""
+
+    def __init__(self, ws: ClientConnection, expected: int) -> None:
+        super().__init__(daemon=True)
+        self.ws = ws
+        self.expected = expected
+        self.seen = 0
+        self.finished = 0.0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while self.seen < self.expected:
+                message = json.loads(self.ws.recv(timeout=20))
+                self.seen += message["type"] == "BacktestJob.Submitted"
+            self.finished = time.monotonic()
+        except BaseException as exc:  # reported by the test thread
+            self.error = exc
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +273,10 @@ def test_a_slow_client_is_closed_and_others_are_not_slowed(tmp_path: Path) -> No
             for _ in range(20):
                 store.commit(*[new_job(strategy="Live") for _ in range(1000)])
             store.close()
+            # The fast client is meant to join at the end of that history: wait until the
+            # live feed (not only the log) has passed it, or it would be replayed to both.
             deadline = time.monotonic() + 30
-            while head(server) < 20_000 and time.monotonic() < deadline:
+            while live_position(server) < 20_000 and time.monotonic() < deadline:
                 time.sleep(0.1)
             with connect(ws_url(server, c)) as fast:
                 subscribe(fast, "backtests")
@@ -259,14 +286,17 @@ def test_a_slow_client_is_closed_and_others_are_not_slowed(tmp_path: Path) -> No
                 time.sleep(
                     1.0
                 )  # the replay fills the socket buffers; the slow client reads nothing
+                # The fast client reads as messages arrive, on its own thread, as a live
+                # dashboard would; only the slow one leaves its socket unread.
+                fast_reader = SubmittedCounter(fast, expected=300)
                 started = time.monotonic()
+                fast_reader.start()
                 for _ in range(300):
                     c.post("/backtests", json=submit_body(strategy="Live"))
-                fast_seen = 0
-                while fast_seen < 300:
-                    message = json.loads(fast.recv(timeout=10))
-                    fast_seen += message["type"] == "BacktestJob.Submitted"
-                fast_seconds = time.monotonic() - started
+                fast_reader.join(timeout=30)
+                assert fast_reader.error is None, fast_reader.error
+                assert fast_reader.seen == 300
+                fast_seconds = fast_reader.finished - started
                 code, reason, delivered = slow.drain_until_close()
                 slow.close()
         assert delivered < 20_000, "the replay stalled: the client was not reading"
