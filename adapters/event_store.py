@@ -68,13 +68,24 @@ class SqliteEventStore(EventStore):
             cursor.execute(statement, [after, stop, *digits, limit])
             rows = cursor.fetchall()
         decode = self.mapper.to_domain_event
+        # An aggregate's events sit close together in a page: convert each id once, which also
+        # lets the projector's dicts and sets match ids by identity instead of comparing them.
+        convert = recorder.convert_originator_id
+        ids: dict[str, Any] = {}
+
+        def originator_id(text: str) -> Any:
+            found = ids.get(text)
+            if found is None:
+                found = ids[text] = convert(text)
+            return found
+
         events = [
             StoredEvent(
                 row["rowid"],
                 decode(
                     Notification(
                         id=row["rowid"],
-                        originator_id=recorder.convert_originator_id(row["originator_id"]),
+                        originator_id=originator_id(row["originator_id"]),
                         originator_version=row["originator_version"],
                         topic=row["topic"],
                         state=row["state"],

@@ -55,23 +55,17 @@ class ReadModelProjector:
     def handle(self, events: Sequence[StoredEvent], after: int) -> None:
         if not events:
             return
-        created = _created(events)
+        ids = _documents_to_load(events)
         changes = Changes(
-            jobs=self.store.load_jobs(self._stored(_ids(events, BacktestJob.Event) - created)),
-            strategies=self.store.load_strategies(
-                self._stored(_ids(events, Strategy.Event) - created)
-            ),
-            versions=self.store.load_versions(
-                self._stored(_ids(events, StrategyVersion.Event) - created)
-            ),
-            promotions=self.store.load_promotions(
-                self._stored({p for e in events if (p := promotion_id_of(e.event)) is not None})
-            ),
+            jobs=self.store.load_jobs(self._stored(ids[_JOB])),
+            strategies=self.store.load_strategies(self._stored(ids[_STRATEGY])),
+            versions=self.store.load_versions(self._stored(ids[_VERSION])),
+            promotions=self.store.load_promotions(self._stored(ids[_PROMOTION])),
         )
         touched = Changes(jobs={}, strategies={}, versions={}, results={}, trades={}, promotions={})
         for stored in events:
             _apply(stored.event, changes, touched)
-            if isinstance(stored.event, BacktestJob.Completed):
+            if type(stored.event) is BacktestJob.Completed:
                 self._add_result(stored.event, touched)
         self.store.commit(self.name, after, events[-1].position, touched)
         if self._written is not None:
@@ -110,27 +104,58 @@ class ReadModelProjector:
         touched.trades[job_id] = list(result.trades)
 
 
-def _ids(events: Sequence[StoredEvent], kind: type) -> set[UUID]:
-    return {e.event.originator_id for e in events if isinstance(e.event, kind)}  # type: ignore[attr-defined]
+_JOB, _STRATEGY, _VERSION, _PROMOTION = range(4)
+_KINDS: dict[type, tuple[int | None, bool]] = {}  # event class -> (its document kind, creates?)
 
 
-def _created(events: Sequence[StoredEvent]) -> set[UUID]:
-    """Aggregates created within the batch: a creation event is an aggregate's first, so they
-    have no stored document yet to load."""
-    return {e.event.originator_id for e in events if isinstance(e.event, Aggregate.Created)}  # type: ignore[attr-defined]
+def _kind_of(cls: type) -> tuple[int | None, bool]:
+    """Which document an event class changes, and whether it creates its aggregate; cached,
+    because a rebuild asks once per event and there are only a few dozen classes."""
+    known = _KINDS.get(cls)
+    if known is None:
+        kind = (
+            _JOB if issubclass(cls, BacktestJob.Event)
+            else _STRATEGY if issubclass(cls, Strategy.Event)
+            else _VERSION if issubclass(cls, StrategyVersion.Event)
+            else None
+        )  # fmt: skip
+        known = _KINDS[cls] = (kind, issubclass(cls, Aggregate.Created))
+    return known
+
+
+def _documents_to_load(events: Sequence[StoredEvent]) -> list[set[UUID]]:
+    """Per document kind, the ids a batch changes, less the aggregates it creates: a creation
+    event is an aggregate's first, so there is no stored document to load for them."""
+    ids: list[set[UUID]] = [set(), set(), set(), set()]
+    created: set[UUID] = set()
+    for stored in events:
+        event = stored.event
+        kind, creates = _kind_of(type(event))
+        if kind is None:
+            continue
+        if creates:
+            created.add(event.originator_id)
+        else:
+            ids[kind].add(event.originator_id)
+        if kind == _VERSION and (pid := promotion_id_of(event)) is not None:
+            ids[_PROMOTION].add(pid)
+    for kind in (_JOB, _STRATEGY, _VERSION):
+        ids[kind] -= created
+    return ids
 
 
 def _apply(event: Any, current: Changes, touched: Changes) -> None:
     key = event.originator_id
-    if isinstance(event, BacktestJob.Event):
+    kind = _kind_of(type(event))[0]
+    if kind == _JOB:
         job = project_job(current.jobs.get(key), event)
         if job is not None:
             current.jobs[key] = touched.jobs[key] = job
-    elif isinstance(event, Strategy.Event):
+    elif kind == _STRATEGY:
         strategy = project_strategy(current.strategies.get(key), event)
         if strategy is not None:
             current.strategies[key] = touched.strategies[key] = strategy
-    elif isinstance(event, StrategyVersion.Event):
+    elif kind == _VERSION:
         version = project_version(current.versions.get(key), event)
         if version is not None:
             current.versions[key] = touched.versions[key] = version
