@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -85,6 +85,24 @@ class EventStore(Application[UUID]):
         last = max(recording.notification.id for recording in recordings)
         for listener in list(self._listeners):
             listener(last)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Application.save for aggregates only (all this service saves). The base method asks
+        two runtime-checkable Protocols about every object, about 15 µs each on Python 3.11,
+        which was a tenth of a submit's time in the command writer."""
+        aggregates = [a for a in objs if a is not None]
+        for aggregate in aggregates:
+            if not isinstance(aggregate, Aggregate):
+                raise TypeError(f"only aggregates are saved here, not {type(aggregate)!r}")
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def load(self, aggregate_id: UUID, kind: str, key: str | None = None) -> Any:
         """Rebuild an aggregate, or raise NotFound naming `kind` and `key`."""

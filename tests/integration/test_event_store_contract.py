@@ -56,6 +56,16 @@ def test_several_aggregates_commit_together_or_not_at_all(event_store: EventStor
     assert not event_store.exists(other.id), "the other aggregate's events must roll back too"
 
 
+def test_only_aggregates_are_saved_and_a_refusal_writes_nothing(event_store: EventStore) -> None:
+    job = new_job()
+    (event,) = job.collect_events()
+    other = new_job()
+    with pytest.raises(TypeError, match="only aggregates"):
+        event_store.save(other, event)
+    assert event_store.max_position() == 0
+    assert other.pending_events, "the refused call must not take the other aggregate's events"
+
+
 def test_an_aggregate_reloads_to_the_same_state(event_store: EventStore) -> None:
     job = new_job()
     job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
