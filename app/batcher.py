@@ -8,6 +8,8 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any, TypeVar
 
 from commands.batch import Command, execute_batch
@@ -35,9 +37,13 @@ class CommandBatcher:
         read_model: SubscriberRunner,
         read_your_writes_timeout: float,
         max_batch: int = 256,
+        also_offer_to: Sequence[SubscriberRunner] = (),
     ) -> None:
         self.store = store
         self.read_model = read_model
+        # Subscribers that are cheap to run here (the live feed): offered each batch after the
+        # read model, so they need not read it back from the log and decode it again.
+        self.followers = tuple(also_offer_to)
         self.timeout = read_your_writes_timeout
         self.max_batch = max_batch
         self._queue: deque[Pending] = deque()
@@ -85,16 +91,20 @@ class CommandBatcher:
                 log.warning("answers to %d commands could not be delivered", len(batch))
 
     def _write(self, commands: list[Command[Any]]) -> list[Any]:
-        try:
-            result = execute_batch(self.store, commands)
-        except Exception as error:  # the store itself failed: every request of the batch hears it
-            log.exception("a batch of %d commands failed", len(commands))
-            return [error] * len(commands)
+        runners = (self.read_model, *self.followers)
+        with ExitStack() as held:
+            for runner in runners:  # their threads would otherwise read this batch back
+                held.enter_context(runner.holding())
+            try:
+                result = execute_batch(self.store, commands)
+            except Exception as error:  # the store failed: every request of the batch hears it
+                log.exception("a batch of %d commands failed", len(commands))
+                return [error] * len(commands)
+            for runner in runners:
+                runner.offer(result.events)
         positions = [a[1].position for a in result.answers if not isinstance(a, Exception)]
-        if positions:
-            self.read_model.offer(result.events)
-            if not self.read_model.wait_for(max(positions), self.timeout):
-                log.warning("read model lags behind position %s", max(positions))
+        if positions and not self.read_model.wait_for(max(positions), self.timeout):
+            log.warning("read model lags behind position %s", max(positions))
         return result.answers
 
 

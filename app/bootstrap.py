@@ -51,6 +51,7 @@ class Container:
     read_model: SubscriberRunner
     jwt_secret: str
     subscribers: list[SubscriberRunner] = field(default_factory=list)
+    live_feed: SubscriberRunner | None = None
     executor: Executor | None = None
     hub: Hub | None = None
     pool: WorkerPool | None = None
@@ -71,7 +72,10 @@ class Container:
             self.store.on_commit(runner.wake)
             runner.start()
         self.batcher = CommandBatcher(
-            self.store, self.read_model, self.settings.read_your_writes_timeout
+            self.store,
+            self.read_model,
+            self.settings.read_your_writes_timeout,
+            also_offer_to=[self.live_feed] if self.live_feed is not None else [],
         )
         self.batcher.start()
         if self.executor is not None:
@@ -175,14 +179,13 @@ def bootstrap(settings: Settings) -> Container:
         hub=Hub(store.max_position()),
     )
     assert container.hub is not None
-    container.subscribers.append(
-        SubscriberRunner(
-            LiveFeed(container.hub),
-            store,
-            batch_size=200,
-            poll_interval=settings.subscriber_poll_interval,
-        )
+    container.live_feed = SubscriberRunner(
+        LiveFeed(container.hub),
+        store,
+        batch_size=200,
+        poll_interval=settings.subscriber_poll_interval,
     )
+    container.subscribers.append(container.live_feed)
     pool = _pool(settings)
     if pool is not None:
         executor = Executor(

@@ -91,7 +91,7 @@ class BacktestCommands:
         sid = strategy_id(name)
         if not self.store.exists(sid):
             raise UnknownReference("strategy", f"no strategy named {name!r} is registered")
-        strategy: Strategy = self.store.load(sid, "strategy", name)
+        strategy: Strategy = self.store.load(sid, "strategy", name, read_only=True)
         wanted = strategy.latest_version if number is None else number
         if wanted not in strategy.versions:
             raise UnknownReference(
@@ -99,7 +99,10 @@ class BacktestCommands:
                 f"strategy {name!r} has versions 1..{strategy.latest_version}, not {wanted}",
             )
         version: StrategyVersion = self.store.load(
-            strategy_version_id(name, wanted), "strategy version", f"{name} v{wanted}"
+            strategy_version_id(name, wanted),
+            "strategy version",
+            f"{name} v{wanted}",
+            read_only=True,
         )
         return version
 

@@ -104,10 +104,16 @@ class EventStore(Application[UUID]):
         self._notify(recordings)
         return recordings
 
-    def load(self, aggregate_id: UUID, kind: str, key: str | None = None) -> Any:
-        """Rebuild an aggregate, or raise NotFound naming `kind` and `key`."""
+    def load(
+        self, aggregate_id: UUID, kind: str, key: str | None = None, *, read_only: bool = False
+    ) -> Any:
+        """Rebuild an aggregate, or raise NotFound naming `kind` and `key`.
+
+        `read_only` hands out the repository's cached instance instead of a deep copy (which
+        costs tens of µs for a strategy with many versions): the caller must not change it.
+        """
         try:
-            return self.repository.get(aggregate_id)
+            return self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             raise NotFound(kind, key or str(aggregate_id)) from None
 
@@ -116,7 +122,12 @@ class EventStore(Application[UUID]):
         return self.repository.get(aggregate_id, version=version)
 
     def exists(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.repository
+        # `aggregate_id in repository` would deep-copy the cached aggregate only to drop it.
+        try:
+            self.repository.get(aggregate_id, deepcopy_from_cache=False)
+        except AggregateNotFoundError:
+            return False
+        return True
 
     def commit(self, *aggregates: Aggregate | None) -> int:
         """Save the aggregates' new events in one transaction; return the last position.

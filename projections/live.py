@@ -121,6 +121,12 @@ class Hub:
 
     def publish(self, events: Sequence[StoredEvent]) -> None:
         """Called by the LiveFeed thread: schedule delivery on the loop, in order."""
+        with self._lock:  # under the lock, so a client attaching now sees one or the other
+            if not self._subscribers:  # nobody to send to: only learn strategy names
+                for stored in events:
+                    streams_of(stored.event, self.names)
+                self.position = events[-1].position
+                return
         items = [
             (stream, stored.position, encode(stream, stored.position, stored.event))
             for stored in events

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol
 
 from commands.store import StoredEvent
@@ -50,7 +51,11 @@ class SubscriberRunner:
         self.last_error: str | None = None
         self._position = 0
         self._progress = threading.Condition()
-        self._handling = threading.Lock()  # one batch at a time: this thread's or an offered one
+        # One batch at a time, this thread's or an offered one; re-entrant so that a writer can
+        # hold it from saving a batch until it offers that batch (see `holding`).
+        self._handling = threading.RLock()
+        self._wanted = 0  # the last position a local commit reported
+        self._must_read = False
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,8 +81,21 @@ class SubscriberRunner:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def wake(self, _position: int | None = None) -> None:
+    def wake(self, position: int | None = None) -> None:
+        """A local commit reached `position` (None: something may have changed)."""
+        if position is None:
+            self._must_read = True
+        elif position > self._wanted:
+            self._wanted = position
         self._wakeup.set()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep this runner's thread from handling anything while the caller saves a batch it
+        will `offer`: the thread, woken by that commit, then finds the batch handled and need
+        not read it back from the log."""
+        with self._handling:
+            yield
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until the subscriber has processed `position`; False on timeout."""
@@ -100,9 +118,13 @@ class SubscriberRunner:
                 return False
             return self._position >= events[-1].position
 
-    def run_once(self) -> int:
-        """Process one batch if any is waiting; return how many events it held."""
+    def run_once(self, *, only_if_behind: bool = False) -> int:
+        """Process one batch if any is waiting; return how many events it held.
+
+        `only_if_behind`: skip the read when every local commit reported so far is handled."""
         with self._handling:
+            if only_if_behind and self._position >= self._wanted:
+                return 0
             after = self._position
             events = self.source.read(after, self.batch_size)
             self._handle(events, after)
@@ -124,10 +146,12 @@ class SubscriberRunner:
 
     def _run(self) -> None:
         backoff = 0.1
+        woken = False  # by a local commit (not by the poll interval running out)
         while not self._stopping.is_set():
             self._wakeup.clear()
+            only_if_behind, self._must_read = woken and not self._must_read, False
             try:
-                processed = self.run_once()
+                processed = self.run_once(only_if_behind=only_if_behind)
                 self.last_error = None
                 backoff = 0.1
             except Exception as error:  # a broken batch must not kill the thread; retry it
@@ -139,5 +163,7 @@ class SubscriberRunner:
                 backoff = min(backoff * 2, 30.0)
                 self._position = self.subscriber.position()
                 continue
+            woken = False
             if processed < self.batch_size:
-                self._wakeup.wait(self.poll_interval)
+                # A poll timeout always reads: other processes' commits wake nobody here.
+                woken = self._wakeup.wait(self.poll_interval)
