@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from adapters.memory_read_store import InMemoryReadStore
@@ -79,6 +80,48 @@ class FlakySubscriber:
             raise RuntimeError("the database went away")
         self.seen += [e.position for e in events]
         self._position = events[-1].position
+
+
+class CountingSource:
+    """The event store, counting how often a runner reads it."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.reads = 0
+
+    def read(self, after: int, limit: int) -> list[StoredEvent]:
+        self.reads += 1
+        return self.store.read(after, limit)
+
+    def max_position(self) -> int:
+        return self.store.max_position()
+
+
+def test_a_batch_offered_while_holding_the_runner_is_not_read_back(
+    event_store: EventStore, read_store: ReadStore
+) -> None:
+    source = CountingSource(event_store)
+    runner = SubscriberRunner(ReadModelProjector(read_store), source, poll_interval=3600)
+    runner.start()
+    try:
+        assert runner.wait_for(0, timeout=5)
+        time.sleep(0.1)  # the runner's first read, at start
+        reads_at_start = source.reads
+        for _ in range(10):  # what the command writer does for each batch
+            with runner.holding():
+                job = new_job()
+                position = event_store.commit(job)
+                runner.wake(position)  # the commit listener, woken before the offer
+                assert runner.offer(event_store.read(position - 1, 10))
+            assert read_store.get_job(job.id) is not None
+        time.sleep(0.2)  # time enough for the woken thread to read, if it were going to
+        assert source.reads == reads_at_start
+        position = event_store.commit(new_job())
+        runner.wake(position)  # a commit nobody offered is read from the log
+        assert runner.wait_for(position, timeout=5)
+        assert source.reads > reads_at_start
+    finally:
+        runner.stop()
 
 
 def test_a_failing_batch_is_retried_not_skipped(event_store: EventStore) -> None:
