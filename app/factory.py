@@ -20,6 +20,7 @@ from app.controllers.live import live_stream, ws_token
 from app.controllers.operations import OperationsController
 from app.controllers.promotions import PromotionController
 from app.controllers.strategies import StrategyController
+from app.log_redaction import redact_tokens_in_server_logs
 from app.problems import EXCEPTION_HANDLERS
 from app.settings import Settings, load_settings
 
@@ -68,7 +69,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
-        on_startup=[container.start, container.bind_loop, _freeze_startup_objects],
+        on_startup=[
+            redact_tokens_in_server_logs,
+            container.start,
+            container.bind_loop,
+            _freeze_startup_objects,
+        ],
         on_shutdown=[container.stop],
         openapi_config=OpenAPIConfig(
             title="TradAI Backend",

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import httpx
 import jwt
 import pytest
+from websockets.sync.client import connect
 
 from tests.e2e.conftest import client_for
 from tests.factories import submit_body
@@ -70,3 +75,20 @@ def test_admin_may_do_everything(server: ServerProcess) -> None:
             admin.post("/strategies/AdminOwned/versions", json={"code": "x = 1"}).status_code == 201
         )
         assert admin.post("/backtests", json=submit_body(strategy="AdminOwned")).status_code == 202
+
+
+def test_a_websocket_token_never_reaches_the_server_log(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "logged", {"BACKEND_LOG_LEVEL": "info"})
+    server.start()
+    try:
+        with client_for(server, "alice", "researcher") as client:
+            token = client.post("/ws/token").json()["token"]
+        with connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={token}") as ws:
+            ws.send(json.dumps({"action": "subscribe", "stream": "backtests"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+        time.sleep(0.2)  # the handshake's log line is written by the server's event loop
+    finally:
+        server.stop()
+    log = server.log_path.read_text()
+    assert "WebSocket /api/v1/ws?token=[redacted]" in log, log[-2000:]
+    assert token not in log and token.split(".")[2] not in log
