@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
+from psycopg.sql import SQL, Identifier
 
 from commands.store import EventStore, StoredEvent, partition_of_digit
 
@@ -67,35 +70,77 @@ class SqliteEventStore(EventStore):
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, [after, stop, *digits, limit])
             rows = cursor.fetchall()
-        decode = self.mapper.to_domain_event
-        # An aggregate's events sit close together in a page: convert each id once, which also
-        # lets the projector's dicts and sets match ids by identity instead of comparing them.
-        convert = recorder.convert_originator_id
-        ids: dict[str, Any] = {}
-
-        def originator_id(text: str) -> Any:
-            found = ids.get(text)
-            if found is None:
-                found = ids[text] = convert(text)
-            return found
-
-        events = [
-            StoredEvent(
-                row["rowid"],
-                decode(
-                    Notification(
-                        id=row["rowid"],
-                        originator_id=originator_id(row["originator_id"]),
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=row["state"],
-                    )
-                ),
-            )
-            for row in rows
-        ]
+        events = decode_rows(self, rows, "rowid", recorder.convert_originator_id)
         # Fewer rows than asked for: none of this partition is left up to `stop`.
         return events, events[-1].position if len(rows) == limit else stop
+
+    def aggregate_history(self, aggregate_id: UUID) -> list[StoredEvent]:
+        recorder: Any = self.recorder
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {recorder.events_table_name} WHERE originator_id = ? "
+            "ORDER BY originator_version"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, [aggregate_id.hex])  # how eventsourcing stores ids here
+            return decode_rows(self, cursor.fetchall(), "rowid", recorder.convert_originator_id)
+
+
+class PostgresEventStore(EventStore):
+    """The event store on PostgreSQL; one aggregate's events come with their positions from
+    one query on the primary key."""
+
+    def aggregate_history(self, aggregate_id: UUID) -> list[StoredEvent]:
+        recorder: Any = self.recorder
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE originator_id = %s ORDER BY originator_version"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, [aggregate_id])
+            # PostgreSQL hands back UUIDs already: no conversion.
+            return decode_rows(self, cursor.fetchall(), "notification_id", convert=None)
+
+
+def decode_rows(
+    store: EventStore,
+    rows: Sequence[Any],
+    position_column: str,
+    convert: Callable[[Any], Any] | None,
+) -> list[StoredEvent]:
+    """Rows of eventsourcing's events table, decoded with the store's mapper; `convert` turns
+    a stored id into the aggregate's id (None: it already is one)."""
+    decode = store.mapper.to_domain_event
+    # An aggregate's events sit close together in a page: convert each id once, which also
+    # lets the projector's dicts and sets match ids by identity instead of comparing them.
+    ids: dict[Any, Any] = {}
+
+    def originator_id(raw: Any) -> Any:
+        if convert is None:
+            return raw
+        found = ids.get(raw)
+        if found is None:
+            found = ids[raw] = convert(raw)
+        return found
+
+    return [
+        StoredEvent(
+            row[position_column],
+            decode(
+                Notification(
+                    id=row[position_column],
+                    originator_id=originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            ),
+        )
+        for row in rows
+    ]
 
 
 def open_event_store(url: str, *, create_tables: bool = True) -> EventStore:
@@ -107,4 +152,6 @@ def open_event_store(url: str, *, create_tables: bool = True) -> EventStore:
         env["CREATE_TABLE"] = "no"
     if url.startswith("sqlite:///"):
         return SqliteEventStore(env=env)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresEventStore(env=env)
     return EventStore(env=env)

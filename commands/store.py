@@ -184,3 +184,15 @@ class EventStore(Application[UUID]):
     def aggregate_events(self, aggregate_id: UUID) -> Sequence[Any]:
         """Every event of one aggregate, oldest first."""
         return list(self.events.get(aggregate_id))
+
+    def aggregate_history(self, aggregate_id: UUID) -> list[StoredEvent]:
+        """Every event of one aggregate with its position in the log, oldest first.
+
+        This generic version scans the whole log (fine in memory); the SQL stores override it
+        with one indexed query."""
+        found: list[StoredEvent] = []
+        position = 0
+        while page := self.read(position, 1000):
+            found += [e for e in page if e.event.originator_id == aggregate_id]
+            position = page[-1].position
+        return found

@@ -171,7 +171,10 @@ def test_cancel_stops_a_running_backtest(client: httpx.Client) -> None:
     job = wait(client, job_id, timeout=15)
     assert job["status"] == "cancelled" and time.monotonic() - started < 10
     kinds = [e["type"] for e in client.get(f"/backtests/{job_id}/events").json()]
-    assert kinds[-2:] == ["CancelRequested", "Cancelled"]
+    # The lease keeper may renew the lease while the worker is being stopped; nothing else
+    # happens between the request and the cancellation.
+    between = kinds[kinds.index("CancelRequested") + 1 : -1]
+    assert kinds[-1] == "Cancelled" and set(between) <= {"LeaseRenewed"}, kinds
 
 
 def test_a_killed_worker_costs_an_attempt_not_the_job(client: httpx.Client, tmp_path: Path) -> None:

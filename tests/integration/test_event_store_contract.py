@@ -66,6 +66,29 @@ def test_only_aggregates_are_saved_and_a_refusal_writes_nothing(event_store: Eve
     assert other.pending_events, "the refused call must not take the other aggregate's events"
 
 
+def test_one_aggregates_history_comes_with_its_log_positions(event_store: EventStore) -> None:
+    job, other = new_job(), new_job()
+    event_store.commit(job, other)
+    job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
+    event_store.commit(job)
+    event_store.commit(new_job())
+    job.report_progress("backtest", 0.5)
+    event_store.commit(job)
+    history = event_store.aggregate_history(job.id)
+    everything = {
+        (e.event.originator_id, e.event.originator_version): e.position
+        for e in event_store.read(0, 100)
+    }
+    assert [e.event.originator_version for e in history] == [1, 2, 3]
+    assert [e.position for e in history] == [everything[(job.id, v)] for v in (1, 2, 3)]
+    assert [type(e.event) for e in history] == [
+        BacktestJob.Submitted,
+        BacktestJob.Started,
+        BacktestJob.ProgressReported,
+    ]
+    assert event_store.aggregate_history(new_job().id) == []
+
+
 def test_an_aggregate_reloads_to_the_same_state(event_store: EventStore) -> None:
     job = new_job()
     job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
