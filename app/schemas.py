@@ -117,6 +117,7 @@ class Equity(msgspec.Struct, frozen=True, kw_only=True):
 class JobEvent(msgspec.Struct, frozen=True):
     """One stored event of a job, as the event store holds it."""
 
+    position: int  # in the log: subscribe to `backtests/<id>` with `since` this to miss nothing
     version: int
     type: str
     timestamp: datetime

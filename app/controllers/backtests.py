@@ -29,6 +29,7 @@ from app.schemas import (
     TradePage,
 )
 from commands.messages import CancelBacktest, SubmitBacktest
+from commands.store import StoredEvent
 from commands.views import BacktestJobView
 from projections.results import BacktestResultView, Trade
 
@@ -199,15 +200,18 @@ class BacktestController(Controller):
     def events(self, job_id: JobIdPath, container: Container) -> list[JobEvent]:
         """The job's own events, oldest first, read from the event store (the audit trail)."""
         view = _job(container, params.job_id(job_id))
-        return [
-            JobEvent(
-                version=e.originator_version,
-                type=type(e).__name__,
-                timestamp=e.timestamp,
-                data={k: v for k, v in vars(e).items() if k not in _ENVELOPE},
-            )
-            for e in container.store.aggregate_events(view.id)
-        ]
+        return [_job_event(stored) for stored in container.store.aggregate_history(view.id)]
+
+
+def _job_event(stored: StoredEvent) -> JobEvent:
+    event = stored.event
+    return JobEvent(
+        position=stored.position,
+        version=event.originator_version,
+        type=type(event).__name__,
+        timestamp=event.timestamp,
+        data={k: v for k, v in vars(event).items() if k not in _ENVELOPE},
+    )
 
 
 def _job(container: Container, job_id: UUID) -> BacktestJobView:

@@ -103,7 +103,7 @@ class OperationsController(Controller):
         if not container.store.exists(sid):
             raise NotFoundException(f"no strategy named {name!r} is registered")
         strategy: Strategy = container.store.load(sid, "strategy", name)
-        events = list(container.store.aggregate_events(sid))
+        events = container.store.aggregate_history(sid)
         for number in strategy.versions:
-            events += container.store.aggregate_events(strategy_version_id(name, number))
+            events += container.store.aggregate_history(strategy_version_id(name, number))
         return History(name=name, entries=audit_trail(events))

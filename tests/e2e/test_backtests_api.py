@@ -34,6 +34,7 @@ def test_register_submit_and_read_back(researcher: httpx.Client, viewer: httpx.C
     events = viewer.get(f"/backtests/{job['id']}/events").json()
     assert [e["type"] for e in events] == ["Submitted"]
     assert events[0]["data"]["pairs"] == ["BTC/USDT", "ETH/USDT"]
+    assert str(events[0]["position"]) == submitted.headers["x-position"]
     assert viewer.get(f"/backtests/{job['id']}/result").status_code == 409
 
     catalog = viewer.get("/strategies").json()["items"]

@@ -182,6 +182,8 @@ def test_full_lifecycle(server: ServerProcess) -> None:  # noqa: PLR0915
     # History replays the store: every action, its actor, in order, with the gate results.
     history = alice.get("/strategies/Lifecycle/history").json()["entries"]
     assert [(e["actor"], e["action"], e["version"]) for e in history] == done
+    positions = [e["position"] for e in history]
+    assert positions == sorted(set(positions)), "log order, each entry its own position"
     requested = next(e for e in history if e["action"] == "promotion requested")
     assert {g["name"] for g in requested["details"]["gates"]} >= {"min_trades", "max_drawdown"}
 
