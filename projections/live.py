@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -182,6 +183,7 @@ class LiveFeed:
 
 
 ReadLog = Callable[[int, int], list[StoredEvent]]
+ReadAggregate = Callable[[UUID], list[StoredEvent]]
 
 
 class LiveClient:
@@ -194,9 +196,13 @@ class LiveClient:
         send: Callable[[str], Awaitable[None]],
         close: Callable[[int, str], Awaitable[None]],
         buffer: int,
+        read_aggregate: ReadAggregate | None = None,
     ) -> None:
         self.hub = hub
         self.read_log = read_log
+        # One job's stream replays from that job's own events (an indexed lookup), not by
+        # scanning the log from `since`, which may be millions of events back.
+        self.read_aggregate = read_aggregate
         self.send = send
         self.close_socket = close
         self.buffer = buffer
@@ -295,16 +301,36 @@ class LiveClient:
         """Send the streams' stored events in (after, until] that were not sent yet, in order."""
         names = dict(self.hub.names)
         position = after
+        job = _only_job(streams)
+        if job is not None and self.read_aggregate is not None and position < until:
+            history = await asyncio.to_thread(self.read_aggregate, job)
+            wanted = [e for e in history if after < e.position <= until]
+            await self._send_stored(wanted, streams, names)
+            position = until
         while streams and position < until:
             batch = await asyncio.to_thread(self.read_log, position, HISTORY_PAGE)
             if not batch:
                 break
-            for stored in batch:
-                if stored.position > until:
-                    break
-                for stream in streams_of(stored.event, names):
-                    if stream in streams and stored.position > self.last_sent.get(stream, -1):
-                        await self.send(encode(stream, stored.position, stored.event).decode())
+            await self._send_stored([e for e in batch if e.position <= until], streams, names)
             position = min(batch[-1].position, until)
         for stream in streams:
             self.last_sent[stream] = max(self.last_sent.get(stream, -1), until)
+
+    async def _send_stored(
+        self,
+        events: list[StoredEvent],
+        streams: frozenset[str],
+        names: dict[Any, str],
+    ) -> None:
+        for stored in events:
+            for stream in streams_of(stored.event, names):
+                if stream in streams and stored.position > self.last_sent.get(stream, -1):
+                    await self.send(encode(stream, stored.position, stored.event).decode())
+
+
+def _only_job(streams: frozenset[str]) -> UUID | None:
+    """The job, when the streams are exactly one job's stream."""
+    if len(streams) != 1:
+        return None
+    (stream,) = streams
+    return UUID(stream.removeprefix("backtests/")) if stream.startswith("backtests/") else None

@@ -64,6 +64,7 @@ async def live_stream(socket: WebSocket[Any, Any, Any], container: Container) ->
         socket.send_text,
         close,
         container.settings.ws_buffer_messages,
+        read_aggregate=container.store.aggregate_history,
     )
     client.start()
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from uuid import UUID
 
 from commands.store import StoredEvent
 from projections.live import OVERFLOW_CODE, Hub, LiveClient
@@ -48,11 +49,19 @@ async def settle(condition: Any, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def connect(hub: Hub, log: list[StoredEvent], socket: Socket, buffer: int) -> LiveClient:
+def connect(
+    hub: Hub, log: list[StoredEvent], socket: Socket, buffer: int, *, scan: bool = True
+) -> LiveClient:
+    """A client over `log`; with `scan` False, reading the log fails the test."""
+
     def read_log(after: int, limit: int) -> list[StoredEvent]:
+        assert scan, "the log was scanned"
         return [e for e in log if e.position > after][:limit]
 
-    client = LiveClient(hub, read_log, socket.send, socket.close, buffer)
+    def read_aggregate(aggregate_id: UUID) -> list[StoredEvent]:
+        return [e for e in log if e.event.originator_id == aggregate_id]
+
+    client = LiveClient(hub, read_log, socket.send, socket.close, buffer, read_aggregate)
     client.start()
     return client
 
@@ -103,3 +112,25 @@ def test_a_client_that_stops_reading_is_closed_once_its_queue_is_full() -> None:
     code, reason = socket.closed_with
     assert code == OVERFLOW_CODE and reason.startswith("too slow: over 10 messages waiting")
     assert client.closed
+
+
+def test_a_job_stream_replays_from_the_jobs_own_events_without_scanning_the_log() -> None:
+    log = stored_jobs(30)
+    job = log[20].event.originator_id
+    stream = f"backtests/{job}"
+
+    async def scenario() -> Socket:
+        hub = Hub(head=len(log))
+        hub.bind(asyncio.get_running_loop())
+        socket = Socket()
+        client = connect(hub, log, socket, buffer=10, scan=False)
+        client.request(json.dumps({"action": "subscribe", "stream": stream, "since": 0}))
+        await settle(lambda: any(m["type"] == "subscribed" for m in socket.sent))
+        await client.dispose()
+        return socket
+
+    socket = asyncio.run(scenario())
+    assert [(m["type"], m["position"]) for m in socket.sent] == [
+        ("BacktestJob.Submitted", 21),
+        ("subscribed", 30),
+    ]
