@@ -9,7 +9,6 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from psycopg.sql import SQL, Identifier
 
 from commands.store import EventStore, StoredEvent, partition_of_digit
 
@@ -86,25 +85,6 @@ class SqliteEventStore(EventStore):
             return decode_rows(self, cursor.fetchall(), "rowid", recorder.convert_originator_id)
 
 
-class PostgresEventStore(EventStore):
-    """The event store on PostgreSQL; one aggregate's events come with their positions from
-    one query on the primary key."""
-
-    def aggregate_history(self, aggregate_id: UUID) -> list[StoredEvent]:
-        recorder: Any = self.recorder
-        statement = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {schema}.{table} WHERE originator_id = %s ORDER BY originator_version"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
-        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-            cursor.execute(statement, [aggregate_id])
-            # PostgreSQL hands back UUIDs already: no conversion.
-            return decode_rows(self, cursor.fetchall(), "notification_id", convert=None)
-
-
 def decode_rows(
     store: EventStore,
     rows: Sequence[Any],
@@ -153,5 +133,8 @@ def open_event_store(url: str, *, create_tables: bool = True) -> EventStore:
     if url.startswith("sqlite:///"):
         return SqliteEventStore(env=env)
     if url.startswith(("postgresql://", "postgres://")):
+        # Imported here: psycopg and libpq add about 9 MB to every process that loads them.
+        from adapters.postgres_event_store import PostgresEventStore
+
         return PostgresEventStore(env=env)
     return EventStore(env=env)
