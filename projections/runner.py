@@ -55,7 +55,6 @@ class SubscriberRunner:
         # hold it from saving a batch until it offers that batch (see `holding`).
         self._handling = threading.RLock()
         self._wanted = 0  # the last position a local commit reported
-        self._must_read = False
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,12 +80,9 @@ class SubscriberRunner:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def wake(self, position: int | None = None) -> None:
-        """A local commit reached `position` (None: something may have changed)."""
-        if position is None:
-            self._must_read = True
-        elif position > self._wanted:
-            self._wanted = position
+    def wake(self, position: int) -> None:
+        """A local commit reached `position`: read it now unless it is handled already."""
+        self._wanted = max(self._wanted, position)
         self._wakeup.set()
 
     @contextmanager
@@ -149,9 +145,8 @@ class SubscriberRunner:
         woken = False  # by a local commit (not by the poll interval running out)
         while not self._stopping.is_set():
             self._wakeup.clear()
-            only_if_behind, self._must_read = woken and not self._must_read, False
             try:
-                processed = self.run_once(only_if_behind=only_if_behind)
+                processed = self.run_once(only_if_behind=woken)
                 self.last_error = None
                 backoff = 0.1
             except Exception as error:  # a broken batch must not kill the thread; retry it
