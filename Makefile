@@ -6,25 +6,30 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test check unit lint lock postgres clean bench
+.PHONY: install run test check unit lint lock postgres sandbox clean bench
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
 # The lock pins every package with hashes; the project itself is installed editable on top.
+# Bytecode is compiled at install: sandboxed workers see the environment read-only.
 $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 	test -x $(BIN)/python || $(UV) venv --quiet --python $(PY) $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
 
 # Sample candles and the sample strategy first, so a new user can backtest at once.
-run: install
+run: install sandbox
 	$(BIN)/tradai seed
 	$(BIN)/tradai serve
+
+# bubblewrap: strategy code runs only inside its sandbox (BACKEND_SANDBOX=none opts out).
+sandbox:
+	@scripts/ensure-bubblewrap.sh
 
 # PostgreSQL server binaries for the integration tests (the tests start and stop the server).
 postgres:
@@ -36,7 +41,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install postgres lint
+test: install postgres sandbox lint
 	$(BIN)/pytest
 
 unit: install

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from adapters.private_files import private_sqlite_file
 from commands.store import EventStore, StoredEvent, partition_of_digit
 
 MAPPER_TOPIC = "adapters.msgspec_mapper:MsgspecMapper"
@@ -24,7 +25,7 @@ def event_store_env(url: str) -> dict[str, str]:
         return {"PERSISTENCE_MODULE": "eventsourcing.popo", "MAPPER_TOPIC": MAPPER_TOPIC}
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(path)
         return CACHE | {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),

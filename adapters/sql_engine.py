@@ -7,10 +7,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.private_files import private_sqlite_file, sqlite_path
+
 
 def create_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so readers never block the writer."""
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None:
+            private_sqlite_file(path)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @sa.event.listens_for(engine, "connect")

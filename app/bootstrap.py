@@ -56,6 +56,7 @@ class Container:
     hub: Hub | None = None
     pool: WorkerPool | None = None
     batcher: CommandBatcher | None = None
+    sandbox: str | None = None  # how strategy runs are contained, for /ready and the log
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -136,11 +137,16 @@ def _pool(settings: Settings) -> WorkerPool | None:
 
         return MemoryWorkerPool(settings.worker_count, settings.data_path / "work")
     from adapters.freqtrade.pool import LocalWorkerPool, RunLimits
+    from adapters.freqtrade.sandbox import Sandbox
 
+    sandbox = Sandbox.create(settings.sandbox, settings.market_data_path)
+    if not sandbox.sandboxed:
+        log.warning("BACKEND_SANDBOX=none: %s", sandbox.describe())
     return LocalWorkerPool(
         settings.worker_count,
         settings.data_path / "work",
         settings.market_data_path,
+        sandbox=sandbox,
         offline_markets=settings.offline_markets,
         limits=RunLimits(settings.run_time_limit_seconds, settings.run_memory_limit_mb),
         keep_workdirs=settings.keep_workdirs,
@@ -187,6 +193,7 @@ def bootstrap(settings: Settings) -> Container:
     )
     container.subscribers.append(container.live_feed)
     pool = _pool(settings)
+    container.sandbox = getattr(pool, "sandbox_description", None)
     if pool is not None:
         executor = Executor(
             store,

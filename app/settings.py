@@ -28,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     executor: str = "local"
     workers: int = 0
+    sandbox: str = "bubblewrap"
     run_time_limit_seconds: float = 900.0
     run_memory_limit_mb: int = 3072
     lease_seconds: float = 30.0
@@ -99,6 +100,10 @@ DESCRIPTIONS: dict[str, str] = {
     "log_level": "debug, info, warning or error",
     "executor": "who runs backtests: local (worker processes), memory (tests, no freqtrade), off",
     "workers": "worker processes of the local executor; 0 = one per CPU",
+    "sandbox": (
+        "where strategy code runs: bubblewrap (no network, own uid, only its run directory); "
+        "none = unsandboxed, for development only"
+    ),
     "run_time_limit_seconds": "wall time one backtest may take before it is stopped and failed",
     "run_memory_limit_mb": "resident memory one backtest may use before it is stopped and failed",
     "lease_seconds": "how long a claimed job stays claimed without a sign of life from its worker",
@@ -142,9 +147,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as error:
         raise SettingsError(f"bad setting: {error}") from None
+    if settings.sandbox not in SANDBOXES:
+        raise SettingsError(f"BACKEND_SANDBOX must be one of {', '.join(SANDBOXES)}")
     if settings.executor not in EXECUTORS:
         raise SettingsError(f"BACKEND_EXECUTOR must be one of {', '.join(EXECUTORS)}")
     return settings
 
 
 EXECUTORS = ("local", "memory", "off")
+SANDBOXES = ("bubblewrap", "none")

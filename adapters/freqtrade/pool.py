@@ -1,34 +1,41 @@
-"""The local worker pool: N freqtrade worker processes supervised by one thread each.
+"""The local worker pool: N slots, each running one sandboxed freqtrade process per run.
 
-Each worker keeps freqtrade imported between runs (a run does not pay the ~3 s import). The
-supervisor enforces the run's wall-time and memory limits, stops a run on cancel, and notices
-a worker that died; a stopped or dead worker is replaced by a fresh one.
+A worker process serves exactly one run (nothing of one researcher's code outlives it), but it
+is started and warmed up (freqtrade imported, ~3 s) before its run arrives: each slot keeps one
+warm standby, and starts the next one while a run goes on. The slot's thread supervises the
+run: wall-time and memory limits over the whole process tree, a process-count guard, cancel,
+and a worker that died. Everything the worker sends is untrusted (protocol.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import os
 import queue
 import shutil
 import signal
+import socket
+import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import msgspec
 
-from adapters.freqtrade import worker
+from adapters.freqtrade import protocol
+from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb, tree_pids
+from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox, clean_environment
 from projections.execution_ports import RunListener, RunOutput, RunSpec
 
 log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.2
 _WARM_UP_SECONDS = 180.0
+_MAX_REASON_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -39,187 +46,245 @@ class RunLimits:
     memory_mb: int = 3072
 
 
-class _Stop(Exception):
+class WorkerDidNotStart(RuntimeError):
     pass
 
 
+class WorkerProcess:
+    """One worker process (in its sandbox) and its private run directory."""
+
+    def __init__(self, pool: LocalWorkerPool, slot: int) -> None:
+        self.run_dir = pool.work_root / f"run-{uuid.uuid4().hex}"
+        self.log_path = pool.work_root / f"{self.run_dir.name}.log"
+        pool.sandbox.prepare(self.run_dir, slot)
+        ours, theirs = socket.socketpair()
+        command = pool.sandbox.command(self.run_dir, slot, theirs.fileno(), pool.offline_markets)
+        with self.log_path.open("wb") as log_file:
+            self.popen = subprocess.Popen(
+                command,
+                pass_fds=(theirs.fileno(),),
+                env=pool.sandbox_env(self.run_dir),
+                cwd=self.run_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,  # a signal for the API's process group is not theirs
+            )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.sandboxed = pool.sandbox.sandboxed
+        self.ready = False
+        self.pid = self.popen.pid
+
+    def wait_ready(self, stopping: threading.Event) -> None:
+        deadline = time.monotonic() + _WARM_UP_SECONDS
+        while not self.ready and time.monotonic() < deadline and not stopping.is_set():
+            message = self.receive()
+            if isinstance(message, protocol.Ready):
+                self.ready = True
+                self.pid = self._python_pid()
+                return
+            if message is not None or not self.alive():
+                break
+        raise WorkerDidNotStart(
+            f"the worker did not start ({describe_exit(self.popen.poll(), self.sandboxed)}): "
+            f"{self._log_tail()}"
+        )
+
+    def receive(self) -> protocol.FromWorker | None:
+        """The next message, None when there is none yet; raises ValueError on garbage."""
+        try:
+            if not self.conn.poll(_POLL_SECONDS):
+                return None
+            data = self.conn.recv_bytes(protocol.MAX_MESSAGE_BYTES)
+        except (EOFError, OSError):
+            time.sleep(0.05)  # the process is going away; the liveness check reports it
+            return None
+        try:
+            return protocol.decode_from_worker(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise ValueError(
+                f"the worker sent a message that is not part of the protocol: {error}"
+            ) from None
+
+    def send(self, message: protocol.Run) -> None:
+        self.conn.send_bytes(protocol.encode(message))
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree: bubblewrap's pid namespace takes every process with it
+        (its init dies); unsandboxed, the worker's session is killed as a group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        for pid in reversed(tree_pids(self.popen.pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            self.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            log.error("worker %s did not die within 10 s of SIGKILL", self.popen.pid)
+        self.conn.close()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+
+    def run_file(self, name: str) -> Path:
+        """A file the worker named, only if it really lies inside the run directory (a symlink
+        to the service's secret or event store is refused)."""
+        root = self.run_dir.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise ValueError(f"the run named a file outside its run directory: {name!r}")
+        return path
+
+    def _python_pid(self) -> int:
+        """The interpreter's host pid (bubblewrap's own processes sit above it)."""
+        pids = tree_pids(self.popen.pid)
+        return pids[-1] if pids else self.popen.pid
+
+    def _log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip()
+        except OSError:
+            return "no log"
+        return text[-1000:] or "no output"
+
+
 class _Slot:
-    """One worker process and the thread that feeds and watches it."""
+    """One place to run: the thread that keeps a warm worker and supervises its run."""
 
     def __init__(self, pool: LocalWorkerPool, index: int) -> None:
         self.pool = pool
         self.index = index
-        self.process: BaseProcess | None = None
-        self.conn: Connection | None = None
         self.job_id: UUID | None = None
+        self.worker: WorkerProcess | None = None
         self.cancelled = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"worker-slot-{index}", daemon=True)
 
-    def _spawn(self) -> None:
-        parent, child = self.pool.context.Pipe()
-        process = self.pool.context.Process(
-            target=worker.main,
-            args=(child, self.pool.worker_options),
-            name=f"tradai-worker-{self.index}",
-            daemon=True,
-        )
-        process.start()
-        child.close()
-        deadline = time.monotonic() + _WARM_UP_SECONDS
-        while time.monotonic() < deadline and not self.pool.stopping.is_set():
-            if parent.poll(_POLL_SECONDS):
-                message = parent.recv()
-                if message[0] == "ready":
-                    self.process, self.conn = process, parent
-                    return
-            if not process.is_alive():
-                break
-        process.kill()
-        process.join(5)
-        raise RuntimeError(f"worker {self.index} did not start (exit code {process.exitcode})")
-
-    def _kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.join(5)
-        if self.conn is not None:
-            self.conn.close()
-        self.process, self.conn = None, None
-
     def _loop(self) -> None:
+        standby: WorkerProcess | None = None
         while not self.pool.stopping.is_set():
             try:
-                if self.process is None or not self.process.is_alive():
-                    self._kill()
-                    self._spawn()
+                if standby is None or not standby.alive():
+                    if standby is not None:
+                        standby.kill()
+                        standby.remove()
+                    standby = WorkerProcess(self.pool, self.index)
                 task = self.pool.tasks.get(timeout=0.5)
             except queue.Empty:
                 continue
             except Exception:
                 log.exception("worker slot %s could not start a worker; retrying", self.index)
+                standby = None
                 self.pool.stopping.wait(2.0)
                 continue
             if task is None:
                 break
             spec, listener = task
+            worker, standby = standby, None
             try:
-                self._execute(spec, listener)
+                standby = self._start_standby()  # warms up while this run goes on
+                self._execute(worker, spec, listener)
             finally:
-                self.job_id = None
+                self.job_id, self.worker = None, None
                 self.cancelled.clear()
                 self.pool.slots.release()
-        self._shutdown()
+        if standby is not None:
+            standby.kill()
+            standby.remove()
 
-    def _shutdown(self) -> None:
-        if self.conn is not None and self.process is not None and self.process.is_alive():
-            try:
-                self.conn.send(None)
-                self.process.join(2)
-            except (OSError, ValueError):
-                pass
-        self._kill()
+    def _start_standby(self) -> WorkerProcess | None:
+        try:
+            return WorkerProcess(self.pool, self.index)
+        except Exception:
+            log.exception("worker slot %s could not start its next worker", self.index)
+            return None
 
-    def _execute(self, spec: RunSpec, listener: RunListener) -> None:
-        self.job_id = spec.job_id
+    def _execute(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
+        self.job_id, self.worker = spec.job_id, worker
         if spec.job_id in self.pool.take_cancel(spec.job_id):
             self.cancelled.set()
-        workdir = self.pool.work_root / f"{spec.job_id}-{spec.attempt}"
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
         try:
-            self._watch(spec, listener, workdir)
-        except Exception:
-            log.exception("job %s: the supervisor failed", spec.job_id)
-            self._kill()
-            listener.on_lost(spec, "the worker's supervisor failed")
-        finally:
-            if not self.pool.keep_workdirs:
-                shutil.rmtree(workdir, ignore_errors=True)
-
-    def _watch(self, spec: RunSpec, listener: RunListener, workdir: Path) -> None:
-        assert self.conn is not None and self.process is not None
-        limits = self.pool.limits
-        pid = self.process.pid
-        if self.cancelled.is_set():
-            listener.on_cancelled(spec)
-            return
-        self.conn.send((msgspec.json.encode(spec), str(workdir)))
-        deadline = time.monotonic() + limits.wall_seconds
-        while True:
-            message = self._receive()
-            if message is not None:
-                kind = message[0]
-                if kind == "progress":
-                    listener.on_progress(spec, message[1], message[2])
-                    continue
-                if kind == "done":
-                    listener.on_completed(spec, msgspec.json.decode(message[1], type=RunOutput))
-                    return
-                if kind == "failed":
-                    listener.on_failed(spec, message[1])
-                    return
             if self.cancelled.is_set():
-                self._kill()
                 listener.on_cancelled(spec)
                 return
-            if self.process is None or not self.process.is_alive():
-                code = self.process.exitcode if self.process is not None else None
-                self._kill()
-                listener.on_lost(spec, f"worker process {pid} died ({_describe_exit(code)})")
+            worker.wait_ready(self.pool.stopping)
+            worker.send(protocol.Run(spec))
+            self._watch(worker, spec, listener)
+        except WorkerDidNotStart as error:
+            listener.on_lost(spec, str(error))
+        except Exception:
+            log.exception("job %s: the supervisor failed", spec.job_id)
+            listener.on_lost(spec, "the worker's supervisor failed")
+        finally:
+            worker.kill()
+            if not self.pool.keep_workdirs:
+                worker.remove()
+
+    def _watch(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
+        limits = self.pool.limits
+        deadline = time.monotonic() + limits.wall_seconds
+        while True:
+            try:
+                message = worker.receive()
+            except ValueError as error:
+                worker.kill()
+                listener.on_failed(spec, str(error))
+                return
+            if isinstance(message, protocol.Progress):
+                fraction = min(max(message.fraction, 0.0), 1.0)
+                listener.on_progress(spec, message.phase[:32], fraction)
+                continue
+            if isinstance(message, protocol.Done):
+                worker.kill()  # nothing may change the files once they are checked
+                try:
+                    files = {name: str(worker.run_file(f)) for name, f in message.files.items()}
+                except ValueError as error:
+                    listener.on_failed(spec, str(error))
+                    return
+                listener.on_completed(spec, RunOutput(summary=message.summary, files=files))
+                return
+            if isinstance(message, protocol.Failed):
+                listener.on_failed(spec, message.reason[:_MAX_REASON_CHARS])
+                return
+            if self.cancelled.is_set():
+                worker.kill()
+                listener.on_cancelled(spec)
+                return
+            if not worker.alive():
+                code = worker.popen.poll()
+                listener.on_lost(
+                    spec,
+                    f"worker process {worker.pid} died ({describe_exit(code, worker.sandboxed)})",
+                )
                 return
             if time.monotonic() > deadline:
-                self._kill()
+                worker.kill()
                 listener.on_failed(
                     spec, f"the run exceeded its time limit of {limits.wall_seconds:.0f} s"
                 )
                 return
-            rss = _rss_mb(pid)
-            if rss is not None and rss > limits.memory_mb:
-                self._kill()
+            rss, processes = tree_memory_mb(worker.popen.pid)
+            if rss > limits.memory_mb:
+                worker.kill()
                 listener.on_failed(
                     spec,
                     f"the run exceeded its memory limit ({rss:.0f} MB > {limits.memory_mb} MB)",
                 )
                 return
-
-    def _receive(self) -> tuple[Any, ...] | None:
-        assert self.conn is not None
-        try:
-            if self.conn.poll(_POLL_SECONDS):
-                message: tuple[Any, ...] = self.conn.recv()
-                return message
-        except (EOFError, OSError):
-            time.sleep(0.05)  # the process is going away; the liveness check reports it
-        return None
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "no exit code"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def _rss_mb(pid: int | None) -> float | None:
-    """Resident memory of a process in MB (Linux /proc), None when it cannot be read."""
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+            if processes > MAX_PROCESSES:
+                worker.kill()
+                listener.on_failed(
+                    spec, f"the run started too many processes ({processes} > {MAX_PROCESSES})"
+                )
+                return
 
 
 class LocalWorkerPool:
-    """The `local` executor: runs on this machine, `size` at a time."""
+    """The `local` executor: runs on this machine, `size` at a time, each run sandboxed."""
 
     def __init__(
         self,
@@ -227,19 +292,17 @@ class LocalWorkerPool:
         work_root: Path,
         market_data_dir: Path,
         *,
+        sandbox: Sandbox | None = None,
         offline_markets: bool = True,
         limits: RunLimits | None = None,
         keep_workdirs: bool = False,
     ) -> None:
         self._size = size
         self.work_root = work_root
+        self.sandbox = sandbox or Sandbox.create("bubblewrap", market_data_dir)
+        self.offline_markets = offline_markets
         self.limits = limits or RunLimits()
         self.keep_workdirs = keep_workdirs
-        self.worker_options = {
-            "market_data_dir": str(market_data_dir),
-            "offline_markets": offline_markets,
-        }
-        self.context = multiprocessing.get_context("spawn")
         self.tasks: queue.Queue[tuple[RunSpec, RunListener] | None] = queue.Queue()
         self.slots = threading.BoundedSemaphore(size)
         self.stopping = threading.Event()
@@ -251,8 +314,19 @@ class LocalWorkerPool:
     def size(self) -> int:
         return self._size
 
+    @property
+    def sandbox_description(self) -> str:
+        return self.sandbox.describe()
+
+    def sandbox_env(self, run_dir: Path) -> dict[str, str]:
+        """The environment the worker starts with (bubblewrap clears it again inside)."""
+        return clean_environment(run_dir)
+
     def start(self) -> None:
-        self.work_root.mkdir(parents=True, exist_ok=True)
+        # The work root holds every run's directory: only the service may list it.
+        self.work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.work_root.chmod(0o711)  # runs reach their own directory by its full path
+        log.info("strategy runs: %s", self.sandbox.describe())
         self._slots = [_Slot(self, i) for i in range(self._size)]
         for slot in self._slots:
             slot.thread.start()
@@ -291,13 +365,9 @@ class LocalWorkerPool:
                 return {job_id}
         return set()
 
-    def worker_pids(self) -> list[int]:
-        """Process ids of the live workers (for operators and tests)."""
-        return [s.process.pid for s in self._slots if s.process is not None and s.process.pid]
-
     def busy_pid(self, job_id: UUID) -> int | None:
-        """The pid of the worker running `job_id` here, if any."""
+        """The host pid of the interpreter running `job_id` here, if any."""
         for slot in self._slots:
-            if slot.job_id == job_id and slot.process is not None:
-                return slot.process.pid
+            if slot.job_id == job_id and slot.worker is not None and slot.worker.ready:
+                return slot.worker.pid
         return None

@@ -1,26 +1,32 @@
-"""A worker process: imports freqtrade once, then runs backtests one at a time on request.
+"""A worker process: imports freqtrade, runs one backtest on request, then exits.
 
-Runs in its own process (spawned by the pool), so strategy code, freqtrade's memory and a
-crash stay out of the API process. Messages on the pipe are tuples:
-parent -> worker: (spec JSON, workdir) or None to exit;
-worker -> parent: ("ready", pid) | ("progress", phase, fraction) | ("done", output JSON)
-                  | ("failed", reason).
+Started by the pool (adapters/freqtrade/sandbox.py says how: normally inside bubblewrap) as
+`python -m adapters.freqtrade.worker --fd N ...`, with its run directory as the working
+directory. It warms up before a job arrives, so a run does not pay the ~3 s import; it serves
+one run only, so nothing of one researcher's code outlives their run. Messages on the socket
+`--fd` are adapters/freqtrade/protocol.py's: Ready, Progress, Done (file names inside the run
+directory) or Failed from the worker; one Run from the pool.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import logging
 import os
+import resource
+import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from adapters.freqtrade import protocol
 from adapters.freqtrade.results import ResultMissing, latest_zip, run_result, strategy_stats
 from adapters.freqtrade.run_config import freqtrade_args, freqtrade_config
 from adapters.market_data import coverage, missing_data_message
@@ -37,7 +43,9 @@ class RunFailed(Exception):
 class ProgressThrottle:
     """Turns freqtrade's many progress callbacks into a handful of messages."""
 
-    def __init__(self, send: Any, min_step: float = 0.1, min_seconds: float = 0.5) -> None:
+    def __init__(
+        self, send: Callable[[str, float], None], min_step: float = 0.1, min_seconds: float = 0.5
+    ) -> None:
         self.send = send
         self.min_step = min_step
         self.min_seconds = min_seconds
@@ -57,7 +65,7 @@ class ProgressThrottle:
             fraction - self.fraction >= self.min_step and now - self.sent_at >= self.min_seconds
         ):
             self.phase, self.fraction, self.sent_at = phase, fraction, now
-            self.send(("progress", phase, fraction))
+            self.send(phase, fraction)
 
 
 class LogTail(logging.Handler):
@@ -78,36 +86,61 @@ def _silence_stdio() -> None:
     os.dup2(devnull, 2)
 
 
-def main(conn: Connection, options: dict[str, Any]) -> None:
-    """Worker entry point: warm up, then serve run requests until told to stop."""
+def _limit_resources(max_processes: int, max_file_bytes: int) -> None:
+    """Kernel limits set before any user code runs; the code cannot raise them again."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if max_file_bytes:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+    if max_processes:
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+
+
+def main(argv: list[str]) -> int:
+    """Worker entry point: warm up, report ready, run the one request, exit."""
+    parser = argparse.ArgumentParser(prog="adapters.freqtrade.worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--market-data", required=True)
+    parser.add_argument("--max-processes", type=int, default=0)
+    parser.add_argument("--max-file-bytes", type=int, default=0)
+    parser.add_argument("--online-markets", action="store_true")
+    options = parser.parse_args(argv)
+    _limit_resources(options.max_processes, options.max_file_bytes)
+    conn = Connection(options.fd)
     _silence_stdio()
     logging.basicConfig(level=logging.WARNING)
     from freqtrade.commands.optimize_commands import setup_optimize_configuration  # noqa: F401
     from freqtrade.optimize.backtesting import Backtesting  # noqa: F401
 
-    if options.get("offline_markets", True):
+    if not options.online_markets:
         from adapters.freqtrade import offline_markets
 
         offline_markets.install()
-    conn.send(("ready", os.getpid()))
-    while True:
-        try:
-            request = conn.recv()
-        except EOFError:
-            return
-        if request is None:
-            return
-        spec = msgspec.json.decode(request[0], type=RunSpec)
-        try:
-            output = run(spec, Path(request[1]), Path(options["market_data_dir"]), conn.send)
-            conn.send(("done", msgspec.json.encode(output)))
-        except RunFailed as failure:
-            conn.send(("failed", str(failure)))
-        except Exception as error:  # anything else is still a failed run, told plainly
-            conn.send(("failed", f"{type(error).__name__}: {error}"))
+    conn.send_bytes(protocol.encode(protocol.Ready()))
+    try:
+        request = protocol.decode_run(conn.recv_bytes(protocol.MAX_MESSAGE_BYTES))
+    except (EOFError, OSError):
+        return 0  # the pool stopped before giving this worker a run
+    workdir = Path.cwd()
+
+    def progress(phase: str, fraction: float) -> None:
+        conn.send_bytes(protocol.encode(protocol.Progress(phase, fraction)))
+
+    reply: protocol.FromWorker
+    try:
+        output = run(request.spec, workdir, Path(options.market_data), progress)
+        names = {name: str(Path(path).relative_to(workdir)) for name, path in output.files.items()}
+        reply = protocol.Done(summary=output.summary, files=names)
+    except RunFailed as failure:
+        reply = protocol.Failed(str(failure))
+    except Exception as error:  # anything else is still a failed run, told plainly
+        reply = protocol.Failed(f"{type(error).__name__}: {error}")
+    conn.send_bytes(protocol.encode(reply))
+    return 0
 
 
-def run(spec: RunSpec, workdir: Path, datadir: Path, send: Any) -> RunOutput:
+def run(
+    spec: RunSpec, workdir: Path, datadir: Path, send: Callable[[str, float], None]
+) -> RunOutput:
     """One backtest of `spec` in `workdir`; raises RunFailed with a reason a person can act on."""
     from freqtrade.commands.optimize_commands import setup_optimize_configuration
     from freqtrade.enums import RunMode
@@ -172,7 +205,15 @@ def run(spec: RunSpec, workdir: Path, datadir: Path, send: Any) -> RunOutput:
 
 def _check_data(spec: RunSpec, datadir: Path) -> None:
     start, end = parse_timerange(spec.timerange)
-    found = [coverage(datadir, spec.exchange, p, spec.timeframe, start, end) for p in spec.pairs]
+    try:
+        found = [
+            coverage(datadir, spec.exchange, p, spec.timeframe, start, end) for p in spec.pairs
+        ]
+    except PermissionError as error:
+        raise RunFailed(
+            f"the sandbox cannot read the market data ({error.filename}): it runs as another "
+            "user, so the data must be readable by all users (chmod -R a+rX)"
+        ) from None
     gaps = [c for c in found if not c.covers_range]
     if gaps:
         raise RunFailed(missing_data_message(spec.exchange, spec.timerange, gaps))
@@ -207,3 +248,7 @@ def _explain(error: BaseException, strategy_file: Path, tail: LogTail) -> str:
     if type(error).__name__ == "OperationalException" and tail.lines:
         message += f"; freqtrade said: {tail.lines[-1]}"
     return message
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

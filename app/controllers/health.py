@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.openapi import ResponseSpec
 
 from app.bootstrap import Container
 from app.schemas import Health
@@ -20,7 +21,11 @@ class HealthController(Controller):
         """The process is alive."""
         return Health(status="ok")
 
-    @get("/ready", sync_to_thread=True)
+    @get(
+        "/ready",
+        sync_to_thread=True,
+        responses={503: ResponseSpec(Health, description="not ready")},
+    )
     def ready(self, container: Container) -> Response[Health]:
         """The event store and read model answer and every subscriber keeps up."""
         checks: dict[str, str] = {}
@@ -47,6 +52,9 @@ class HealthController(Controller):
                 checks[f"subscriber:{runner.name}"] = f"lagging by {lag} events"
             else:
                 checks[f"subscriber:{runner.name}"] = f"ok (position {runner.position})"
+        if container.sandbox is not None:
+            # Not a readiness failure: an unsandboxed run is an operator's explicit choice.
+            checks["sandbox"] = f"ok ({container.sandbox})"
         if container.hub is not None:
             gauges["websocket_clients"] = container.hub.client_count
             gauges["websocket_subscriptions"] = container.hub.subscription_count

@@ -21,6 +21,7 @@ from projections.execution_ports import RunSpec
 from tests.e2e.conftest import client_for
 from tests.support import strategies
 from tests.support.server import ServerProcess
+from tests.support.workers import worker_pid_running
 
 MONTH = "20240101-20240201"
 FINAL = {"completed", "failed", "cancelled"}
@@ -177,14 +178,12 @@ def test_cancel_stops_a_running_backtest(client: httpx.Client) -> None:
     assert kinds[-1] == "Cancelled" and set(between) <= {"LeaseRenewed"}, kinds
 
 
-def test_a_killed_worker_costs_an_attempt_not_the_job(client: httpx.Client, tmp_path: Path) -> None:
-    pid_file = tmp_path / "worker.pid"
-    register(client, "Victim", strategies.sleeper("Victim", 120, str(pid_file)))
+def test_a_killed_worker_costs_an_attempt_not_the_job(client: httpx.Client) -> None:
+    # Each attempt sleeps 6 s in its own sandbox; the first is killed while it sleeps.
+    register(client, "Victim", strategies.sleeper("Victim", 6))
     job_id = submit(client, "Victim")
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    wait(client, job_id, until={"running"})
+    os.kill(worker_pid_running("Victim"), signal.SIGKILL)
     job = wait(client, job_id)
     assert job["status"] == "completed" and job["attempt"] == 2
     events = client.get(f"/backtests/{job_id}/events").json()

@@ -71,6 +71,7 @@ def spec(code: str, name: str, **overrides: Any) -> RunSpec:
 @pytest.fixture(scope="module")
 def market_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("market-data")
+    root.chmod(0o755)  # read by the sandbox's own uid, like data made by `tradai seed`
     generate(root, "binance", ["BTC/USDT", "ETH/USDT"], ["5m"], date(2024, 1, 1), date(2024, 2, 1))
     return root
 
@@ -150,18 +151,19 @@ def test_cancel_stops_a_running_backtest_within_seconds(pool: LocalWorkerPool) -
     assert time.monotonic() - started < 5
 
 
-def test_a_worker_killed_mid_run_is_reported_lost_and_replaced(
-    pool: LocalWorkerPool, tmp_path: Path
-) -> None:
-    pid_file = tmp_path / "pid"
-    run_spec = spec(strategies.sleeper("Victim", 60, str(pid_file)), "Victim")
+def test_a_worker_killed_mid_run_is_reported_lost_and_replaced(pool: LocalWorkerPool) -> None:
+    run_spec = spec(strategies.sleeper("Victim", 60), "Victim")
     recorder = Recorder()
     assert pool.acquire(30)
     pool.run(run_spec, recorder)
     deadline = time.monotonic() + 60
-    while not pid_file.exists() and time.monotonic() < deadline:
+    while (not recorder.progress or pool.busy_pid(run_spec.job_id) is None) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.05)
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    pid = pool.busy_pid(run_spec.job_id)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
     kind, reason = recorder.wait(30)
     assert kind == "lost" and "killed by SIGKILL" in reason
     _, (kind, _) = run(pool, spec(strategies.crossover(), "TestCross"))

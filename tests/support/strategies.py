@@ -37,20 +37,9 @@ def crossover(name: str = "TestCross", before: str = "pass") -> str:
     return CROSS.format(name=name, before=before)
 
 
-def sleeper(name: str, seconds: float, pid_file: str = "") -> str:
-    """Sleeps in populate_indicators (writing its pid first, if asked): a run to cancel or kill.
-
-    With a pid file it sleeps only while the file does not exist yet, so a retry runs through.
-    """
-    if pid_file:
-        line = (
-            f"import os, pathlib, time; p = pathlib.Path({pid_file!r}); "
-            f"first = not p.exists(); p.write_text(str(os.getpid())); "
-            f"time.sleep({seconds} if first else 0)"
-        )
-    else:
-        line = f"import time; time.sleep({seconds})"
-    return crossover(name, line)
+def sleeper(name: str, seconds: float) -> str:
+    """Sleeps in populate_indicators: a run to cancel or kill."""
+    return crossover(name, f"import time; time.sleep({seconds})")
 
 
 def raising(name: str = "Raiser") -> str:
@@ -62,3 +51,91 @@ def memory_hog(name: str = "Hog", megabytes: int = 1500) -> str:
 
 
 SYNTAX_ERROR = "class Broken(IStrategy:\n    pass\n"
+
+
+# Hostile strategies: each tries one way out of the sandbox in populate_indicators, then raises
+# with what it found, so whatever leaked would show in the job's error.
+def hostile(name: str, attempt: str) -> str:
+    body = "\n        ".join(attempt.strip().splitlines())
+    return CROSS.format(name=name, before="<attempt>").replace("<attempt>", body)
+
+
+READ_ENVIRONMENT = """
+import os
+raise RuntimeError("environment: " + repr(dict(os.environ)))
+"""
+
+
+def read_files(*paths: str) -> str:
+    return f"""
+found = []
+for path in {list(paths)!r}:
+    try:
+        with open(path, "rb") as f:
+            found.append((path, f.read(200)))
+    except OSError as error:
+        found.append((path, repr(error)))
+raise RuntimeError("files: " + repr(found))
+"""
+
+
+def connect(port: int) -> str:
+    return f"""
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+    outcome = "connected"
+except OSError as error:
+    outcome = repr(error)
+raise RuntimeError("connect: " + outcome)
+"""
+
+
+def write_files(*paths: str) -> str:
+    return f"""
+outcomes = []
+for path in {list(paths)!r}:
+    try:
+        with open(path, "w") as f:
+            f.write("pwned")
+        outcomes.append((path, "written"))
+    except OSError as error:
+        outcomes.append((path, repr(error)))
+raise RuntimeError("writes: " + repr(outcomes))
+"""
+
+
+FORK_LOOP = """
+import os, time
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    raise RuntimeError(f"fork stopped after {children} children: {error!r}")
+"""
+
+ALLOCATE_FOREVER = """
+hoard = []
+while True:
+    hoard.append(bytearray(50 * 1024 * 1024))
+"""
+
+
+def forge_result(secret_path: str) -> str:
+    """Speaks the worker protocol itself: claims a symlink to the secret is its result."""
+    return f"""
+import os
+from multiprocessing.connection import Connection
+os.symlink({secret_path!r}, "stolen")
+message = b'{{"type": "done", "summary": {{}}, "files": {{"result": "stolen"}}}}'
+for fd in range(3, 256):
+    try:
+        Connection(fd).send_bytes(message)
+    except OSError:
+        pass
+os._exit(0)
+"""

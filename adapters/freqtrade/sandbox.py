@@ -1,0 +1,178 @@
+"""How a worker process is started: inside a bubblewrap sandbox, or (opted out) as a plain child.
+
+Strategy code is user code. A sandboxed worker sees only what one run needs: its own run
+directory (read-write), the market data, the Python environment and the project's packages
+(read-only), a private /tmp, and nothing of the service's environment. It has no network
+(its own empty network namespace), its own pid namespace (it cannot see or signal the API or
+other runs), and runs as another uid with no capabilities and a cap on its processes.
+
+Two ways to get there, by who runs the service:
+- as root (the embedded default on these machines): bubblewrap builds the mount, pid, net,
+  ipc and uts namespaces, then `setpriv` drops to a uid of the slot's own (no user namespace:
+  the uid is a real, unprivileged one on the host, so the kernel's per-user process limit
+  applies to the run and to nothing else);
+- as any other user: bubblewrap's user namespace maps the run to uid 65534 inside; the
+  supervisor's process-count guard bounds forks there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from importlib import util
+from pathlib import Path
+
+KINDS = ("bubblewrap", "none")
+# Packages of this project a worker imports (the runner, its ports, the domain's value types).
+WORKER_PACKAGES = ("adapters", "projections", "commands", "domain")
+# Host uids for root-run sandboxes: one per pool slot, far above any login user.
+SANDBOX_UID_BASE = 420_000
+# Processes (threads included) a run may have at once: freqtrade needs a few dozen at most.
+MAX_PROCESSES = 128
+# Largest file a run may write (freqtrade's result zip and log are a few MB).
+MAX_FILE_BYTES = 1 << 30
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap was asked for and cannot run here; the message says what to do."""
+
+
+def clean_environment(home: Path) -> dict[str, str]:
+    """The whole environment a worker gets: nothing of the service's (no BACKEND_*, AWS_*,
+    tokens), just enough for Python and freqtrade."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1",  # numpy/numexpr thread pools: one run uses one core
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+def _package_dirs() -> list[Path]:
+    dirs = []
+    for name in WORKER_PACKAGES:
+        spec = util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise SandboxUnavailable(f"cannot find the package {name} to bind into the sandbox")
+        dirs.append(Path(spec.origin).resolve().parent)
+    return dirs
+
+
+def _python_dirs() -> list[Path]:
+    """The interpreter's installation and the virtual environment, outside /usr."""
+    found = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
+    return sorted(p for p in found if not p.is_relative_to("/usr"))
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Builds the command line of one worker process."""
+
+    kind: str
+    market_data: Path
+    read_only: tuple[Path, ...] = field(default_factory=tuple)
+    bwrap: str = ""
+
+    @classmethod
+    def create(cls, kind: str, market_data: Path) -> Sandbox:
+        if kind not in KINDS:
+            raise SandboxUnavailable(f"BACKEND_SANDBOX must be one of {', '.join(KINDS)}")
+        if kind == "none":
+            return cls(kind, market_data)
+        bwrap = shutil.which("bwrap") or ""
+        if not bwrap:
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (make run "
+                "does it), or set BACKEND_SANDBOX=none to run strategies unsandboxed"
+            )
+        read_only = tuple([*_python_dirs(), *_package_dirs()])
+        return cls(kind, market_data.resolve(), read_only, bwrap)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.kind != "none"
+
+    @property
+    def as_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def uid_for(self, slot: int) -> int | None:
+        """The host uid a slot's runs get (root only); None where the user namespace maps it."""
+        return SANDBOX_UID_BASE + slot if self.sandboxed and self.as_root else None
+
+    def prepare(self, run_dir: Path, slot: int) -> None:
+        """Create the run directory, writable by the run's uid and nobody else."""
+        run_dir.mkdir(parents=True, mode=0o700)
+        uid = self.uid_for(slot)
+        if uid is not None:
+            os.chown(run_dir, uid, uid)
+
+    def command(self, run_dir: Path, slot: int, fd: int, offline_markets: bool) -> list[str]:
+        """The argv that starts a worker for one run in `run_dir`, talking on `fd`."""
+        worker = [
+            str(Path(sys.prefix) / "bin" / "python"),
+            "-m", "adapters.freqtrade.worker",
+            "--fd", str(fd),
+            "--market-data", str(self.market_data),
+            "--max-processes", str(MAX_PROCESSES if self.uid_for(slot) is not None else 0),
+            "--max-file-bytes", str(MAX_FILE_BYTES),
+        ]  # fmt: skip
+        if not offline_markets:
+            worker.append("--online-markets")
+        if not self.sandboxed:
+            return worker
+        return [*self._bwrap(run_dir), *self._drop_privileges(slot), *worker]
+
+    def _bwrap(self, run_dir: Path) -> list[str]:
+        args = [
+            self.bwrap,
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--hostname", "sandbox",
+            "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--tmpfs", "/tmp",
+            "--clearenv",
+        ]  # fmt: skip
+        if not self.as_root:
+            args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+        binds = [(p, "--ro-bind") for p in self.read_only]
+        binds += [(self.market_data, "--ro-bind"), (run_dir.resolve(), "--bind")]
+        # bubblewrap creates missing parents as 0700 root: a dropped uid could not pass them.
+        parents = sorted({a for p, _ in binds for a in p.parents if a != Path("/")}, key=str)
+        for parent in parents:
+            if not any(parent.is_relative_to(p) for p, _ in binds) and not parent.is_relative_to(
+                "/usr"
+            ):
+                args += ["--perms", "0755", "--dir", str(parent)]
+        for path, how in binds:
+            args += [how, str(path), str(path)]
+        for name, value in clean_environment(run_dir).items():
+            args += ["--setenv", name, value]
+        return [*args, "--chdir", str(run_dir.resolve())]
+
+    def _drop_privileges(self, slot: int) -> list[str]:
+        uid = self.uid_for(slot)
+        if uid is None:
+            return []
+        return [
+            "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+        ]  # fmt: skip
+
+    def describe(self) -> str:
+        """One line for the start-up log and /ready."""
+        if not self.sandboxed:
+            return "NOT SANDBOXED: strategy code runs with the service's own user and files"
+        who = "its own host uid" if self.as_root else "uid 65534 in a user namespace"
+        return f"bubblewrap: no network, {who}, only its run directory writable"
