@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.2
 _WARM_UP_SECONDS = 180.0
 _MAX_REASON_CHARS = 4000
+_STANDBY_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,13 @@ class WorkerProcess:
 
     def send(self, message: protocol.Run) -> None:
         self.conn.send_bytes(protocol.encode(message))
+
+    def hurry(self) -> None:
+        """Back to normal priority for its run (it warmed up at low priority, so as not to slow
+        the runs going on); only root may raise a priority again, elsewhere it stays low."""
+        for pid in tree_pids(self.popen.pid):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -211,6 +219,7 @@ class _Slot:
             if self.cancelled.is_set():
                 listener.on_cancelled(spec)
                 return
+            worker.hurry()
             worker.wait_ready(self.pool.stopping)
             worker.send(protocol.Run(spec))
             self._watch(worker, spec, listener)

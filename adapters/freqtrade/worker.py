@@ -109,6 +109,8 @@ def main(argv: list[str]) -> int:
     _silence_stdio()
     logging.basicConfig(level=logging.WARNING)
     from freqtrade.commands.optimize_commands import setup_optimize_configuration  # noqa: F401
+    from freqtrade.data.history.datahandlers import featherdatahandler  # noqa: F401
+    from freqtrade.exchange import check_exchange  # noqa: F401
     from freqtrade.optimize.backtesting import Backtesting  # noqa: F401
 
     if not options.online_markets:

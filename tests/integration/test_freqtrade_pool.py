@@ -202,12 +202,12 @@ def test_four_jobs_on_two_workers_run_two_at_a_time(pool: LocalWorkerPool) -> No
 
 def test_limits_stop_runaway_runs(market_data: Path, tmp_path: Path) -> None:
     pool = LocalWorkerPool(
-        1, tmp_path / "work", market_data, limits=RunLimits(wall_seconds=3, memory_mb=900)
+        1, tmp_path / "work", market_data, limits=RunLimits(wall_seconds=8, memory_mb=900)
     )
     pool.start()
     try:
         _, (kind, reason) = run(pool, spec(strategies.sleeper("Slow", 60), "Slow"))
-        assert kind == "failed" and "time limit of 3 s" in reason
+        assert kind == "failed" and "time limit of 8 s" in reason
         _, (kind, reason) = run(pool, spec(strategies.memory_hog("Hog", 1500), "Hog"))
         assert kind == "failed" and "memory limit" in reason
     finally:
