@@ -181,25 +181,51 @@ class SqlReadStore:
     def replace_with(self, source: SqlReadStore, projection: str = "read_model") -> None:
         """Replace this store's documents and position with `source`'s, in one transaction."""
         with self.engine.begin() as conn:
-            for mine, theirs in (
-                (self.jobs, source.jobs),
-                (self.strategies, source.strategies),
-                (self.versions, source.versions),
-                (self.results, source.results),
-                (self.trades, source.trades),
-                (self.promotions, source.promotions),
-            ):
-                conn.execute(sa.delete(mine))
-                conn.execute(sa.insert(mine).from_select(list(theirs.c.keys()), sa.select(theirs)))
-            conn.execute(sa.delete(self.positions).where(self.positions.c.name == projection))
-            conn.execute(
-                sa.insert(self.positions).from_select(
-                    ["name", "position"],
-                    sa.select(source.positions.c.name, source.positions.c.position).where(
-                        source.positions.c.name == projection
-                    ),
-                )
+            self._copy_from(conn, source, projection)
+
+    def replace_if_not_ahead(self, source: SqlReadStore, projection: str = "read_model") -> bool:
+        """Replace this store's documents and position with `source`'s, in one transaction,
+        unless this store's `projection` is already further along the log than `source`'s;
+        False (nothing changed) then: catch `source` up and ask again.
+
+        Why: a rebuild replays up to the head it saw when it began, while the live projector
+        goes on. Swapping it in regardless moved the live model back: documents written since
+        (jobs whose submits had been answered 202) vanished from queries until the next event
+        made the live projector notice and replay the gap. The position is locked first (a
+        no-op update: SQLite's write lock, PostgreSQL's row lock), so the live projector cannot
+        commit between the comparison and the swap.
+        """
+        p = self.positions
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(p).where(p.c.name == projection).values(position=p.c.position))
+            mine = conn.scalar(sa.select(p.c.position).where(p.c.name == projection)) or 0
+            theirs_at = source.positions.c.position
+            theirs = conn.scalar(sa.select(theirs_at).where(source.positions.c.name == projection))
+            if mine > (theirs or 0):
+                return False
+            self._copy_from(conn, source, projection)
+        return True
+
+    def _copy_from(self, conn: Connection, source: SqlReadStore, projection: str) -> None:
+        for mine, theirs in (
+            (self.jobs, source.jobs),
+            (self.strategies, source.strategies),
+            (self.versions, source.versions),
+            (self.results, source.results),
+            (self.trades, source.trades),
+            (self.promotions, source.promotions),
+        ):
+            conn.execute(sa.delete(mine))
+            conn.execute(sa.insert(mine).from_select(list(theirs.c.keys()), sa.select(theirs)))
+        conn.execute(sa.delete(self.positions).where(self.positions.c.name == projection))
+        conn.execute(
+            sa.insert(self.positions).from_select(
+                ["name", "position"],
+                sa.select(source.positions.c.name, source.positions.c.position).where(
+                    source.positions.c.name == projection
+                ),
             )
+        )
 
     def drop(self) -> None:
         self.metadata.drop_all(self.engine)

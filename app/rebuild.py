@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+import time
 
 from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.settings import Settings
-from projections.rebuild import RebuildReport, rebuild_read_model, rebuild_read_model_parallel
+from projections.rebuild import (
+    RebuildReport,
+    catch_up,
+    rebuild_read_model,
+    rebuild_read_model_parallel,
+)
 
 REBUILD_PREFIX = "rebuild_"
+# Each attempt catches the rebuilt tables up to the live model, then swaps unless the live
+# model moved on again meanwhile; it falls further behind only under more writes than a
+# projector can follow, so a few attempts always do.
+SWAP_ATTEMPTS = 20
 
 
 def default_workers() -> int:
@@ -21,12 +31,14 @@ def default_workers() -> int:
 
 
 def rebuild_and_swap(settings: Settings, batch_size: int = 2000, workers: int = 1) -> RebuildReport:
-    """A running server keeps serving the old tables until the swap; its projector then resumes
-    from the rebuilt position (its next write sees the moved position and re-reads it).
+    """A running server keeps serving the old tables until the swap; its projector then goes
+    on from the swapped-in position, which is where it was: the rebuilt tables are caught up
+    to the live model's position before they are swapped in, never swapped in behind it.
 
     With `workers` > 1 the replay is shared out by aggregate between forked processes; an
     in-memory event store cannot be shared, so it is always replayed by one.
     """
+    started = time.perf_counter()
     url = settings.resolved_event_store_url
     store = open_event_store(url)
     engine = create_engine(settings.resolved_read_model_url)
@@ -45,9 +57,22 @@ def rebuild_and_swap(settings: Settings, batch_size: int = 2000, workers: int = 
             report = rebuild_read_model(store, fresh, artifacts=artifacts, batch_size=batch_size)
         live = SqlReadStore(engine)
         live.create()
-        live.replace_with(fresh)
+        events = report.events
+        for _ in range(SWAP_ATTEMPTS):
+            events += catch_up(
+                store, fresh, live.position("read_model"), artifacts=artifacts,
+                batch_size=batch_size,
+            )  # fmt: skip
+            if live.replace_if_not_ahead(fresh):
+                break
+        else:
+            raise RuntimeError(
+                "the live read model kept moving ahead of the rebuilt one; nothing was swapped "
+                "in: run the rebuild again"
+            )
+        position = fresh.position("read_model")
         fresh.drop()
-        return report
+        return RebuildReport(events, position, time.perf_counter() - started)
     finally:
         store.close()
         engine.dispose()

@@ -4,6 +4,8 @@ processes at once, each owning a share of the aggregates."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -32,6 +34,10 @@ class ForkableReadStore(ReadStore, Protocol):
         """Called first thing in a forked child: open new connections, never the parent's."""
 
     def save_position(self, projection: str, position: int) -> None: ...
+
+
+class RebuildAbandoned(Exception):
+    """The process that started a rebuild is gone, so its result would never be swapped in."""
 
 
 class RebuildReport(msgspec.Struct, frozen=True):
@@ -87,10 +93,22 @@ def rebuild_read_model_parallel(
     stop = source.max_position()
     context = multiprocessing.get_context("fork")
     counts: Any = context.Array("q", workers)  # events each partition replayed
+    parent = os.getpid()
     children = [
         context.Process(
             target=_child,
-            args=(open_source, target, artifacts, batch_size, name, stop, part, workers, counts),
+            args=(
+                open_source,
+                target,
+                artifacts,
+                batch_size,
+                name,
+                stop,
+                part,
+                workers,
+                counts,
+                parent,
+            ),
             name=f"rebuild-{part}",
         )
         for part in range(1, workers)
@@ -120,10 +138,53 @@ def _child(
     part: int,
     parts: int,
     counts: Any,
+    parent: int,
 ) -> None:
-    target.after_fork()
-    source = open_source()
-    counts[part] = replay_partition(source, target, artifacts, batch_size, name, stop, part, parts)
+    # A forked child outlives its parent: when the rebuild command is killed (SIGKILL, which it
+    # cannot pass on), an orphan would go on replaying into the rebuild tables for nobody, under
+    # the feet of the next rebuild and holding the database's write lock against the live
+    # model. So each child checks before every batch that its parent is still the one that
+    # forked it (an orphan is adopted by init or a subreaper) and stops when it is not.
+    def orphaned() -> bool:
+        return os.getppid() != parent
+
+    try:
+        target.after_fork()
+        source = open_source()
+        counts[part] = replay_partition(
+            source, target, artifacts, batch_size, name, stop, part, parts, abandoned=orphaned
+        )
+    except RebuildAbandoned:
+        sys.exit(1)
+
+
+class LogSource(Protocol):
+    """The event log read in order (see EventStore.read)."""
+
+    def read(self, after: int, limit: int) -> list[StoredEvent]: ...
+
+
+def catch_up(
+    source: LogSource,
+    target: ReadStore,
+    until: int,
+    *,
+    artifacts: ArtifactStore | None = None,
+    batch_size: int = 2000,
+    name: str = "read_model",
+) -> int:
+    """Project into a rebuilt `target` the events after its recorded position, at least up to
+    `until` (the live model's position, which moved on while the rebuild replayed), so the
+    rebuild can be swapped in without moving the live model back; returns how many."""
+    projector = ReadModelProjector(target, name, artifacts=artifacts)
+    position, count = projector.position(), 0
+    while position < until:
+        events = source.read(position, batch_size)
+        if not events:
+            break
+        projector.handle(events, position)
+        position, count = events[-1].position, count + len(events)
+    return count
 
 
 def replay_partition(
@@ -135,12 +196,18 @@ def replay_partition(
     stop: int,
     part: int,
     parts: int,
+    *,
+    abandoned: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Project partition `part`'s events up to `stop` into `target`; return how many."""
+    """Project partition `part`'s events up to `stop` into `target`; return how many.
+
+    `abandoned()` is asked before each batch; True stops the replay with RebuildAbandoned."""
     projector_name = name if parts == 1 else f"{name}.part{part}"
     projector = ReadModelProjector(target, projector_name, artifacts=artifacts, fresh=True)
     scanned, committed, count = 0, 0, 0
     while scanned < stop:
+        if abandoned():
+            raise RebuildAbandoned(f"{projector_name}: the rebuild was abandoned at {scanned}")
         events, last = source.read_partition(scanned, batch_size, stop=stop, part=part, parts=parts)
         if last == scanned:  # no rows left up to `stop`
             break

@@ -6,10 +6,13 @@ import random
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import pytest
 import sqlalchemy as sa
 
+import app.rebuild
 from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
@@ -31,7 +34,7 @@ from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
 from domain.promotion import GateThresholds
 from projections.read_model import ReadModelProjector
-from projections.rebuild import rebuild_read_model, rebuild_read_model_parallel
+from projections.rebuild import RebuildReport, rebuild_read_model, rebuild_read_model_parallel
 from projections.results import BacktestResultView, RunResult, Trade
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, register, submit
@@ -222,5 +225,67 @@ def test_rebuild_and_swap_replaces_a_damaged_model(
     assert not sa.inspect(live.engine).has_table(f"{REBUILD_PREFIX}backtest_jobs"), (
         "scratch tables go"
     )
+    store.close()
+    live.engine.dispose()
+
+
+def test_rebuild_and_swap_never_moves_the_live_model_back(
+    sql_urls: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes that land while the rebuild replays, and between its catching up and its swap,
+    stay visible: the rebuilt tables are caught up to the live model before they replace it,
+    and the swap is refused while the live model is ahead (they used to be swapped in behind
+    it, and jobs answered 202 meanwhile were missing until the next write)."""
+    events_url, read_url = sql_urls
+    settings = load_settings(
+        {
+            "BACKEND_EVENT_STORE_URL": events_url,
+            "BACKEND_READ_MODEL_URL": read_url,
+            "BACKEND_DATA_DIR": str(tmp_path),
+        }
+    )
+    store = open_event_store(events_url)
+    live = SqlReadStore(create_engine(read_url))
+    live.create()
+    runner = SubscriberRunner(ReadModelProjector(live), store, poll_interval=0.05)
+    store.on_commit(runner.wake)
+    runner.start()
+    backtests = BacktestCommands(store)
+
+    def live_moves_on(jobs: int) -> None:
+        for _ in range(jobs):
+            backtests.submit_backtest(submit(), "carol")
+        assert runner.wait_for(store.max_position(), timeout=30)
+
+    replay, follow = app.rebuild.rebuild_read_model, app.rebuild.catch_up
+    catch_ups: list[int] = []
+
+    def replay_then_move_on(*args: Any, **kwargs: Any) -> RebuildReport:
+        report = replay(*args, **kwargs)
+        live_moves_on(5)
+        return report
+
+    def catch_up_then_move_on(*args: Any, **kwargs: Any) -> int:
+        catch_ups.append(follow(*args, **kwargs))
+        if len(catch_ups) == 1:
+            live_moves_on(3)  # after catching up, before the swap
+        return catch_ups[-1]
+
+    monkeypatch.setattr(app.rebuild, "rebuild_read_model", replay_then_move_on)
+    monkeypatch.setattr(app.rebuild, "catch_up", catch_up_then_move_on)
+    try:
+        _history(store, jobs=10)
+        report = rebuild_and_swap(settings, workers=1)
+        assert len(catch_ups) == 2 and all(catch_ups), "caught up, refused, caught up again"
+        assert live.position("read_model") == report.position == store.max_position()
+        assert len(live.dump()["jobs"]) == 12 + 5 + 3, "jobs submitted during the rebuild"
+        backtests.submit_backtest(submit(), "dave")  # the live projector goes on from there
+        assert runner.wait_for(store.max_position(), timeout=30)
+        assert runner.last_error is None
+    finally:
+        runner.stop()
+    check = SqlReadStore(live.engine, prefix="check_")
+    rebuild_read_model(store, check)
+    assert check.dump() == live.dump()
     store.close()
     live.engine.dispose()
