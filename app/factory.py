@@ -5,11 +5,9 @@ from __future__ import annotations
 import gc
 import logging
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 
 from app.auth import JWTAuthMiddleware
 from app.bootstrap import Container, bootstrap
@@ -21,10 +19,13 @@ from app.controllers.operations import OperationsController
 from app.controllers.promotions import PromotionController
 from app.controllers.strategies import StrategyController
 from app.log_redaction import redact_tokens_in_server_logs
+from app.openapi import BEARER, ClosedBodySchemas, openapi_config
 from app.problems import EXCEPTION_HANDLERS
+from app.rate_limit import write_rate_limit
 from app.settings import Settings, load_settings
 
-# Reachable without a token (API.md): health, readiness, metrics and the OpenAPI docs.
+# Reachable without a token (API.md): health, readiness, metrics and the OpenAPI docs; their
+# handlers stay outside the router that documents the token (create_app).
 # /ws checks its own short-lived token from the query string (browsers cannot set headers there).
 PUBLIC_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/schema", "^/ws$", "^/api/v1/ws$"]
 
@@ -45,17 +46,22 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     container = container or bootstrap(settings)
-    app = Litestar(
+    # Everything here needs a token, and the OpenAPI document says so for these routes only.
+    with_token = Router(
+        path="/",
         route_handlers=[
-            HealthController,
             BacktestController,
             StrategyController,
             DataController,
             PromotionController,
             OperationsController,
             ws_token,
-            live_stream,
         ],
+        security=BEARER,
+    )
+    rate_limit = write_rate_limit(settings.rate_limit_per_minute)
+    app = Litestar(
+        route_handlers=[HealthController, with_token, live_stream],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False)
         },
@@ -65,7 +71,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 secret=container.jwt_secret,
                 exclude=PUBLIC_PATHS,
                 scopes={"http", "websocket"},
-            )
+            ),
+            *([rate_limit] if rate_limit else []),  # after auth: it counts per token subject
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
@@ -76,17 +83,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             _freeze_startup_objects,
         ],
         on_shutdown=[container.stop],
-        openapi_config=OpenAPIConfig(
-            title="TradAI Backend",
-            version="0.1.0",
-            description="Event-sourced backtests, strategy catalog and promotion workflow.",
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
-                }
-            ),
-            security=[{"BearerToken": []}],
-        ),
+        openapi_config=openapi_config(),
+        plugins=[ClosedBodySchemas()],
         debug=False,
     )
     app.state.max_body_bytes = settings.max_body_bytes

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
+from litestar.openapi.spec import Example
 from litestar.params import Parameter
+
+from domain.strategy import STRATEGY_NAME
 
 
 class BadParameter(ValueError):
@@ -19,8 +22,45 @@ class BadParameter(ValueError):
         self.message = message
 
 
-JobIdPath = Annotated[str, Parameter(description="backtest job id (UUID)", max_length=64)]
-VersionPath = Annotated[str, Parameter(description="version number (1, 2, ...)", max_length=12)]
+# The documented forms (`schema_extra`) are checked here by hand, so the 400 names the parameter
+# in words; the document and these checks say the same thing.
+_UUID_FORM = {"format": "uuid"}
+VERSION_FORM = r"^[0-9]*[1-9][0-9]*$"
+
+NamePath = Annotated[
+    str,
+    Parameter(
+        description="strategy (class) name",
+        max_length=64,
+        schema_extra={"pattern": STRATEGY_NAME.pattern},  # registering checks it (422)
+        examples=[Example(value="SampleEmaCross")],
+    ),
+]
+JobIdPath = Annotated[
+    str, Parameter(description="backtest job id (UUID)", max_length=64, schema_extra=_UUID_FORM)
+]
+PromotionIdPath = Annotated[
+    str, Parameter(description="promotion id (UUID)", max_length=64, schema_extra=_UUID_FORM)
+]
+VersionPath = Annotated[
+    str,
+    Parameter(
+        description="version number (1, 2, ...)",
+        max_length=12,
+        schema_extra={"pattern": VERSION_FORM},
+    ),
+]
+# Cursors are the base64url text this service hands out in `next_cursor`; one of that form that
+# it did not hand out is 422 (app/problems.py).
+Cursor = Annotated[
+    str | None,
+    Parameter(
+        description="`next_cursor` of the previous page",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_-]+$",
+    ),
+]
 
 
 def job_id(raw: str) -> UUID:
@@ -42,17 +82,23 @@ def job_key(raw: str) -> str:
 
 
 def version_number(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
+    if not re.fullmatch(VERSION_FORM, raw):  # ASCII digits only: str.isdigit() takes '²'
         raise BadParameter("version", f"{raw!r} is not a version number (1, 2, ...)")
     return int(raw)
 
 
 def instant(field: str, raw: str) -> datetime:
-    """An ISO 8601 instant; one without a zone is taken as UTC."""
+    """An ISO 8601 instant, in UTC; one without a zone is taken as UTC. RFC 3339 allows the
+    `t` and `z` in lower case; an instant beyond year 1 or 9999 once in UTC is clamped there."""
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
     except ValueError:
         raise BadParameter(
             field, f"{raw!r} is not an ISO 8601 instant, e.g. 2026-11-24T09:30:00Z"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://tradai.dev/problems/"
 
-_TITLES = {
+TITLES = {
     400: "Bad request",
     401: "Not authenticated",
     403: "Forbidden",
@@ -81,7 +81,7 @@ def problem(
 ) -> Response[Problem]:
     body = Problem(
         type=TYPE_BASE + slug,
-        title=_TITLES.get(status, "Error"),
+        title=TITLES.get(status, "Error"),
         status=status,
         detail=detail,
         instance=request.url.path if request is not None else None,
@@ -126,7 +126,7 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Pro
         return problem(
             request, status, "the server could not answer; try again later", "server-error"
         )
-    detail = exc.detail or _TITLES.get(status, "error")
+    detail = exc.detail or TITLES.get(status, "error")
     if isinstance(exc.__cause__, SerializationException):
         detail = f"the body is not valid JSON: {exc.detail}"
         return problem(request, 400, detail, "malformed-body", [FieldProblem("body", detail)])
@@ -139,9 +139,12 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Pro
         403: "forbidden",
         404: "not-found",
         405: "method-not-allowed",
+        429: "rate-limited",
     }.get(status, "client-error")
-    headers = {"WWW-Authenticate": 'Bearer realm="tradai"'} if status == 401 else None
-    return problem(request, status, detail, slug, headers=headers)
+    headers = dict(exc.headers or {})  # e.g. 405's Allow, 429's Retry-After
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tradai"'
+    return problem(request, status, detail, slug, headers=headers or None)
 
 
 def on_invalid_value(request: Request[Any, Any, Any], exc: InvalidValue) -> Response[Problem]:
@@ -180,7 +183,9 @@ def on_bad_parameter(request: Request[Any, Any, Any], exc: BadParameter) -> Resp
 
 
 def on_bad_cursor(request: Request[Any, Any, Any], exc: BadCursor) -> Response[Problem]:
-    return problem(request, 400, str(exc), "bad-cursor", [FieldProblem("cursor", str(exc))])
+    """A cursor of the documented form that this service did not issue: its form is checked
+    with the other parameters (400); what it points at is not there (422)."""
+    return problem(request, 422, str(exc), "bad-cursor", [FieldProblem("cursor", str(exc))])
 
 
 def on_not_ready(request: Request[Any, Any, Any], exc: ResultNotReady) -> Response[Problem]:

@@ -18,11 +18,30 @@ from commands.views import (
     StrategyVersionView,
     StrategyView,
 )
+from domain.market import EXCHANGE, PAIR, TIMEFRAMES, TIMERANGE
+from domain.strategy import ENVIRONMENTS, STRATEGY_NAME
+from domain.strategy_version import PROMOTABLE
 from projections.results import EquityPointView, PairResult, Trade
 
-Name = Annotated[str, Meta(min_length=1, max_length=64)]
-Short = Annotated[str, Meta(min_length=1, max_length=32)]
 Positive = Annotated[float, Meta(gt=0)]
+Number = Annotated[int, Meta(ge=1, le=2**31 - 1)]  # a version or revision: fits every database
+
+
+def _form(max_length: int, example: str, min_length: int | None = 1, **form: Any) -> Meta:
+    """A text field whose length msgspec enforces (400) and whose form (`pattern` or `enum`)
+    is only documented: the domain checks it and answers 422 naming the field."""
+    return Meta(
+        min_length=min_length, max_length=max_length, examples=[example], extra_json_schema=form
+    )
+
+
+StrategyName = Annotated[str, _form(64, "SampleEmaCross", pattern=STRATEGY_NAME.pattern)]
+Pair = Annotated[str, _form(40, "BTC/USDT", min_length=None, pattern=PAIR.pattern)]
+Timeframe = Annotated[str, _form(32, "5m", enum=TIMEFRAMES)]
+Timerange = Annotated[str, _form(32, "20240101-20240401", pattern=TIMERANGE.pattern)]
+Exchange = Annotated[str, _form(32, "binance", pattern=EXCHANGE.pattern)]
+Environment = Annotated[str, _form(16, "staging", enum=ENVIRONMENTS)]
+TargetStage = Annotated[str, _form(16, "staging", enum=tuple(PROMOTABLE))]
 
 
 class JobStatusFilter(StrEnum):
@@ -36,12 +55,12 @@ class JobStatusFilter(StrEnum):
 class BacktestCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """POST /backtests: what to backtest. Formats are checked by the domain, field by field."""
 
-    strategy: Name
-    strategy_version: Annotated[int, Meta(ge=1)] | None = None
-    pairs: Annotated[list[Annotated[str, Meta(max_length=40)]], Meta(min_length=1, max_length=100)]
-    timeframe: Short
-    timerange: Short
-    exchange: Short = "binance"
+    strategy: StrategyName
+    strategy_version: Number | None = None
+    pairs: Annotated[list[Pair], Meta(min_length=1, max_length=100)]
+    timeframe: Timeframe
+    timerange: Timerange
+    exchange: Exchange = "binance"
     stake_amount: Positive | None = None
     max_open_trades: Annotated[int, Meta(ge=1, le=1000)] | None = None
     starting_balance: Positive | None = None
@@ -91,7 +110,7 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     strategy: str
     strategy_version: int
-    metrics: dict[str, float | int | None]
+    metrics: dict[str, float | None]  # JSON numbers: integers too (a union would be a oneOf)
     per_pair: list[PairResult]
     trade_count: int
     backtest_start: datetime | None
@@ -109,7 +128,7 @@ class Equity(msgspec.Struct, frozen=True, kw_only=True):
     """GET /backtests/{id}/equity: realised equity and drawdown (0..1) after each close."""
 
     id: UUID
-    starting_balance: float | int | None
+    starting_balance: float | None
     max_drawdown: float
     points: list[EquityPointView]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -22,6 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = ""
     jwt_ttl_seconds: int = 3600
     max_body_bytes: int = 1_048_576
+    rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 600
     read_your_writes_timeout: float = 2.0
     subscriber_poll_interval: float = 1.0
     projection_batch_size: int = 500
@@ -94,6 +96,9 @@ DESCRIPTIONS: dict[str, str] = {
     "jwt_secret": "HS256 secret for API tokens; empty = generated once into data_dir/jwt-secret",
     "jwt_ttl_seconds": "lifetime of tokens minted by `tradai token`",
     "max_body_bytes": "largest request body accepted (413 above it)",
+    "rate_limit_per_minute": (
+        "writes (POST, PUT, PATCH, DELETE) one user may send per minute, 429 above it; 0 = off"
+    ),
     "read_your_writes_timeout": "seconds a command waits for the read model to show its effect",
     "subscriber_poll_interval": "seconds between polls for events written by other processes",
     "projection_batch_size": "events per read-model transaction",

@@ -15,13 +15,16 @@ import httpx
 from tests.support.ports import free_port
 from tests.support.server import ServerProcess
 
+UNLIMITED = str(10**9)  # writes a minute: the limiter runs, nobody is refused
+
 
 @contextmanager
 def api(env: dict[str, str] | None = None, seed: bool = False) -> Iterator[ServerProcess]:
-    """`tradai serve` on a free port with its own data directory."""
+    """`tradai serve` on a free port with its own data directory. The write limit is on, as by
+    default, but high enough that wrk (one user, thousands of submits a second) never meets it."""
     server = ServerProcess(
         Path(tempfile.mkdtemp(prefix="tradai-bench-")),
-        {"BACKEND_LOG_LEVEL": "warning"} | (env or {}),
+        {"BACKEND_LOG_LEVEL": "warning", "BACKEND_RATE_LIMIT_PER_MINUTE": UNLIMITED} | (env or {}),
     )
     if seed:
         exe = Path(sys.executable).parent / "tradai"

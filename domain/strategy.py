@@ -16,7 +16,7 @@ STRATEGY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 def check_strategy_name(name: str) -> None:
     """Raise InvalidValue unless `name` can be a strategy (a Python class) name."""
-    if not STRATEGY_NAME.match(name):
+    if not STRATEGY_NAME.fullmatch(name):  # `$` alone lets a trailing newline through
         raise InvalidValue(
             "name",
             f"{name!r} is not a strategy name: use letters, digits and _ (not first), 1-64 chars",

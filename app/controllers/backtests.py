@@ -16,7 +16,8 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from app import params
 from app.auth import READ, RESEARCH, Principal
 from app.bootstrap import Container
-from app.params import JobIdPath
+from app.openapi import BODY, COMMAND, TOKEN, problems
+from app.params import Cursor, JobIdPath
 from app.problems import ResultNotReady
 from app.schemas import (
     Backtest,
@@ -42,6 +43,7 @@ Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
 POSITION = "X-Position"
 _BACKTEST = msgspec.json.Decoder(Backtest)
 _ENCODE = msgspec.json.Encoder().encode
+RESULT_PROBLEMS = problems(*TOKEN, 400, 404, 409)  # 409: the job has not completed
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
@@ -49,7 +51,7 @@ class BacktestController(Controller):
     path = "/api/v1/backtests"
     tags = ["backtests"]
 
-    @post("", opt=RESEARCH, status_code=HTTP_202_ACCEPTED)
+    @post("", opt=RESEARCH, status_code=HTTP_202_ACCEPTED, responses=problems(*COMMAND, *BODY))
     async def submit(
         self,
         data: BacktestCreate,
@@ -69,14 +71,14 @@ class BacktestController(Controller):
             headers={"Location": f"/api/v1/backtests/{view.id}", POSITION: str(outcome.position)},
         )
 
-    @get("", opt=READ, sync_to_thread=True)
+    @get("", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 422))
     def list_backtests(
         self,
         container: Container,
         status: JobStatusFilter | None = None,
         strategy: Annotated[str | None, Parameter(max_length=64)] = None,
         limit: Limit = 50,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> BacktestPage:
         """Jobs, newest first; filter by `status` and `strategy`."""
         page = container.read_store.list_jobs(
@@ -91,7 +93,7 @@ class BacktestController(Controller):
         "/{job_id:str}",
         opt=READ,
         media_type=MediaType.JSON,
-        responses={200: ResponseSpec(Backtest, description="the job")},
+        responses={200: ResponseSpec(Backtest, description="the job")} | problems(*TOKEN, 400, 404),
     )
     async def show(self, job_id: JobIdPath, request: Request[Principal, Any, Any]) -> ASGIResponse:
         """One job: status, progress, times, error and attempt."""
@@ -106,7 +108,12 @@ class BacktestController(Controller):
             raise NotFoundException(f"backtest job {key} does not exist")
         return ASGIResponse(body=_ENCODE(_BACKTEST.decode(doc)), media_type=MediaType.JSON)
 
-    @post("/{job_id:str}/cancel", opt=RESEARCH, status_code=HTTP_202_ACCEPTED)
+    @post(
+        "/{job_id:str}/cancel",
+        opt=RESEARCH,
+        status_code=HTTP_202_ACCEPTED,
+        responses=problems(*COMMAND, 404),
+    )
     async def cancel(
         self,
         job_id: JobIdPath,
@@ -126,7 +133,7 @@ class BacktestController(Controller):
             headers={POSITION: str(outcome.position)},
         )
 
-    @get("/{job_id:str}/result", opt=READ, sync_to_thread=True)
+    @get("/{job_id:str}/result", opt=READ, sync_to_thread=True, responses=RESULT_PROBLEMS)
     def result(self, job_id: JobIdPath, container: Container) -> BacktestResult:
         """Freqtrade's metrics and per-pair results of a completed job; 409 before that."""
         view, result = _result(container, job_id)
@@ -143,13 +150,18 @@ class BacktestController(Controller):
             error=result.error,
         )
 
-    @get("/{job_id:str}/trades", opt=READ, sync_to_thread=True)
+    @get(
+        "/{job_id:str}/trades",
+        opt=READ,
+        sync_to_thread=True,
+        responses=problems(*TOKEN, 400, 404, 409, 422),
+    )
     def trades(
         self,
         job_id: JobIdPath,
         container: Container,
         limit: Annotated[int, Parameter(ge=1, le=1000, description="page size")] = 100,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> TradePage:
         """The closed trades of a completed job, oldest first, with freqtrade's field names."""
         view, _ = _result(container, job_id)
@@ -158,7 +170,7 @@ class BacktestController(Controller):
             items=[t for t in page.items if isinstance(t, Trade)], next_cursor=page.next_cursor
         )
 
-    @get("/{job_id:str}/equity", opt=READ, sync_to_thread=True)
+    @get("/{job_id:str}/equity", opt=READ, sync_to_thread=True, responses=RESULT_PROBLEMS)
     def equity(self, job_id: JobIdPath, container: Container) -> Equity:
         """Equity after each closing time and the drawdown from the peak so far."""
         view, result = _result(container, job_id)
@@ -175,6 +187,7 @@ class BacktestController(Controller):
         opt=READ,
         sync_to_thread=True,
         media_type="application/octet-stream",
+        responses=problems(*TOKEN, 400, 404),
     )
     def artifact(self, job_id: JobIdPath, name: str, container: Container) -> Response[bytes]:
         """A file the run produced, e.g. freqtrade's own `freqtrade-result.zip`."""
@@ -196,7 +209,9 @@ class BacktestController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{view.id}-{name}"'},
         )
 
-    @get("/{job_id:str}/events", opt=READ, sync_to_thread=True)
+    @get(
+        "/{job_id:str}/events", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 404)
+    )
     def events(self, job_id: JobIdPath, container: Container) -> list[JobEvent]:
         """The job's own events, oldest first, read from the event store (the audit trail)."""
         view = _job(container, params.job_id(job_id))

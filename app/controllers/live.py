@@ -13,6 +13,7 @@ from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
 
 from app.auth import READ, WS_AUDIENCE, Principal, mint_token, read_token
 from app.bootstrap import Container
+from app.openapi import WRITE, problems
 from projections.live import LiveClient
 
 POLICY_VIOLATION = 1008
@@ -30,7 +31,14 @@ TOKEN_PATHS = ["/api/v1/ws/token", "/ws/token"]
 STREAM_PATHS = ["/api/v1/ws", "/ws"]
 
 
-@post(TOKEN_PATHS, opt=READ, sync_to_thread=False, status_code=200, tags=["live"])
+@post(
+    TOKEN_PATHS,
+    opt=READ,
+    sync_to_thread=False,
+    status_code=200,
+    tags=["live"],
+    responses=problems(*WRITE),
+)
 def ws_token(request: Request[Principal, Any, Any], container: Container) -> WsToken:
     """A token for `WS /api/v1/ws?token=...`, valid for a minute (BACKEND_WS_TOKEN_TTL_SECONDS)."""
     ttl = container.settings.ws_token_ttl_seconds

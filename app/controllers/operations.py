@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from app.auth import OPERATE, READ, Principal
 from app.bootstrap import Container
 from app.controllers.backtests import POSITION, IdempotencyKey
+from app.openapi import BODY, COMMAND, TOKEN, problems
+from app.params import NamePath
+from app.schemas import Environment, Number
 from commands.messages import DeployVersion, RollBack
 from commands.promotion_views import RevisionView
 from commands.views import LiveRevision
@@ -20,17 +22,18 @@ from domain.identity import strategy_id, strategy_version_id
 from domain.strategy import Strategy
 from projections.audit import AuditEntry, audit_trail
 
-NamePath = Annotated[str, Parameter(max_length=64, description="strategy (class) name")]
+COMMAND_PROBLEMS = problems(*COMMAND, *BODY, 404)  # 404: no such strategy
+QUERY_PROBLEMS = problems(*TOKEN, 400, 404)
 
 
 class DeploymentCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    version: Annotated[int, msgspec.Meta(ge=1)]
-    environment: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    version: Number
+    environment: Environment
 
 
 class RollbackCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    environment: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-    to_revision: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    environment: Environment
+    to_revision: Number | None = None
 
 
 class Deployments(msgspec.Struct, frozen=True):
@@ -53,6 +56,7 @@ class OperationsController(Controller):
         opt=OPERATE,
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
+        responses=COMMAND_PROBLEMS,
     )
     def deploy(
         self,
@@ -70,7 +74,13 @@ class OperationsController(Controller):
             view, status_code=HTTP_201_CREATED, headers={POSITION: str(outcome.position)}
         )
 
-    @post("/{name:str}/rollback", opt=OPERATE, status_code=HTTP_201_CREATED, sync_to_thread=True)
+    @post(
+        "/{name:str}/rollback",
+        opt=OPERATE,
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=COMMAND_PROBLEMS,
+    )
     def rollback(
         self,
         name: NamePath,
@@ -87,7 +97,7 @@ class OperationsController(Controller):
             view, status_code=HTTP_201_CREATED, headers={POSITION: str(outcome.position)}
         )
 
-    @get("/{name:str}/deployments", opt=READ, sync_to_thread=True)
+    @get("/{name:str}/deployments", opt=READ, sync_to_thread=True, responses=QUERY_PROBLEMS)
     def deployments(self, name: NamePath, container: Container) -> Deployments:
         """Every revision per environment, and what runs now."""
         view = container.read_store.get_strategy(name)
@@ -95,7 +105,7 @@ class OperationsController(Controller):
             raise NotFoundException(f"no strategy named {name!r} is registered")
         return Deployments(name=view.name, live=view.live, environments=view.deployments)
 
-    @get("/{name:str}/history", opt=READ, sync_to_thread=True)
+    @get("/{name:str}/history", opt=READ, sync_to_thread=True, responses=QUERY_PROBLEMS)
     def history(self, name: NamePath, container: Container) -> History:
         """Every registration, promotion, decision, stage change, deployment and rollback, with
         actor and time, replayed from the event store."""

@@ -15,13 +15,15 @@ from app import params
 from app.auth import APPROVE, READ, RESEARCH, Principal
 from app.bootstrap import Container
 from app.controllers.backtests import POSITION, IdempotencyKey, Limit
-from app.params import VersionPath
+from app.openapi import BODY, COMMAND, TOKEN, problems
+from app.params import Cursor, NamePath, PromotionIdPath, VersionPath
+from app.schemas import TargetStage
 from commands.messages import DecidePromotion, RequestPromotion
 from commands.promotion_views import PromotionView
 
 
 class PromotionCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    target_stage: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    target_stage: TargetStage
     backtest_id: UUID
 
 
@@ -34,9 +36,6 @@ class PromotionPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-PromotionIdPath = Annotated[str, Parameter(description="promotion id (UUID)", max_length=64)]
-
-
 class PromotionController(Controller):
     path = "/api/v1"
     tags = ["promotions"]
@@ -46,10 +45,11 @@ class PromotionController(Controller):
         opt=RESEARCH,
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
+        responses=problems(*COMMAND, *BODY, 404),
     )
     def request_promotion(
         self,
-        name: Annotated[str, Parameter(max_length=64)],
+        name: NamePath,
         version: VersionPath,
         data: PromotionCreate,
         request: Request[Principal, Any, Any],
@@ -75,6 +75,7 @@ class PromotionController(Controller):
         opt=APPROVE,
         status_code=HTTP_200_OK,
         sync_to_thread=True,
+        responses=problems(*COMMAND, 404),
     )
     def approve(
         self,
@@ -91,6 +92,7 @@ class PromotionController(Controller):
         opt=APPROVE,
         status_code=HTTP_200_OK,
         sync_to_thread=True,
+        responses=problems(*COMMAND, *BODY, 404),
     )
     def reject(
         self,
@@ -103,13 +105,13 @@ class PromotionController(Controller):
         """Reject with a reason. Never by the requester (403)."""
         return self._decide(promotion_id, False, data.reason, request, container, idempotency_key)
 
-    @get("/promotions", opt=READ, sync_to_thread=True)
+    @get("/promotions", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 422))
     def list_promotions(
         self,
         container: Container,
         status: Annotated[str | None, Parameter(pattern="^(pending|approved|rejected)$")] = None,
         limit: Limit = 50,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> PromotionPage:
         """Promotions, newest first; filter by `status`."""
         page = container.read_store.list_promotions(status=status, limit=limit, cursor=cursor)
@@ -118,7 +120,12 @@ class PromotionController(Controller):
             next_cursor=page.next_cursor,
         )
 
-    @get("/promotions/{promotion_id:str}", opt=READ, sync_to_thread=True)
+    @get(
+        "/promotions/{promotion_id:str}",
+        opt=READ,
+        sync_to_thread=True,
+        responses=problems(*TOKEN, 400, 404),
+    )
     def show(self, promotion_id: PromotionIdPath, container: Container) -> PromotionView:
         return _promotion(container, promotion_id)
 

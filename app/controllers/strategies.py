@@ -15,7 +15,8 @@ from app import params
 from app.auth import READ, RESEARCH, Principal
 from app.bootstrap import Container
 from app.controllers.backtests import POSITION, IdempotencyKey, Limit
-from app.params import VersionPath
+from app.openapi import BODY, COMMAND, TOKEN, problems
+from app.params import Cursor, NamePath, VersionPath
 from app.schemas import (
     StrategyDetail,
     StrategyPage,
@@ -28,14 +29,18 @@ from commands.promotion_views import promotion_view
 from commands.views import BacktestJobView, StrategyView, strategy_version_view
 from domain.identity import strategy_version_id
 
-NamePath = Annotated[str, Parameter(max_length=64, description="strategy (class) name")]
-
 
 class StrategyController(Controller):
     path = "/api/v1/strategies"
     tags = ["strategies"]
 
-    @post("/{name:str}/versions", opt=RESEARCH, status_code=HTTP_201_CREATED, sync_to_thread=True)
+    @post(
+        "/{name:str}/versions",
+        opt=RESEARCH,
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=problems(*COMMAND, *BODY),
+    )
     def register(
         self,
         name: NamePath,
@@ -61,12 +66,12 @@ class StrategyController(Controller):
             },
         )
 
-    @get("", opt=READ, sync_to_thread=True)
+    @get("", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 422))
     def list_strategies(
         self,
         container: Container,
         limit: Limit = 50,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> StrategyPage:
         """The catalog: each strategy with its latest version and the version in each stage."""
         page = container.read_store.list_strategies(limit=limit, cursor=cursor)
@@ -75,7 +80,7 @@ class StrategyController(Controller):
             next_cursor=page.next_cursor,
         )
 
-    @get("/{name:str}", opt=READ, sync_to_thread=True)
+    @get("/{name:str}", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 404))
     def show(self, name: NamePath, container: Container) -> StrategyDetail:
         """One strategy and its versions."""
         view = container.read_store.get_strategy(name)
@@ -83,13 +88,24 @@ class StrategyController(Controller):
             raise NotFoundException(f"no strategy named {name!r} is registered")
         return StrategyDetail.of(view, list(container.read_store.list_versions(name)))
 
-    @get("/{name:str}/versions/{version:str}", opt=READ, sync_to_thread=True)
+    @get(
+        "/{name:str}/versions/{version:str}",
+        opt=READ,
+        sync_to_thread=True,
+        responses=problems(*TOKEN, 400, 404),
+    )
     def version(
         self,
         name: NamePath,
         version: VersionPath,
         container: Container,
-        at: Annotated[str | None, Parameter(description="ISO 8601 instant: the state then")] = None,
+        at: Annotated[
+            str | None,
+            Parameter(
+                description="ISO 8601 instant: the state then",
+                schema_extra={"format": "date-time"},  # params.instant checks it (400)
+            ),
+        ] = None,
     ) -> StrategyVersionDetail:
         """One version: source, stage, promotions and linked backtests. With `at`, the state as
         of that instant, replayed from the event store."""
