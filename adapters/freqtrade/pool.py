@@ -243,6 +243,10 @@ class _Slot:
                 worker.kill()
                 listener.on_failed(spec, str(error))
                 return
+            if self.cancelled.is_set() and not isinstance(message, protocol.Done | protocol.Failed):
+                worker.kill()  # progress after a cancel request is not reported: it is over
+                listener.on_cancelled(spec)
+                return
             if isinstance(message, protocol.Progress):
                 fraction = min(max(message.fraction, 0.0), 1.0)
                 listener.on_progress(spec, message.phase[:32], fraction)
@@ -258,10 +262,6 @@ class _Slot:
                 return
             if isinstance(message, protocol.Failed):
                 listener.on_failed(spec, message.reason[:_MAX_REASON_CHARS])
-                return
-            if self.cancelled.is_set():
-                worker.kill()
-                listener.on_cancelled(spec)
                 return
             if not worker.alive():
                 code = worker.popen.poll()

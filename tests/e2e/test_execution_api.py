@@ -166,7 +166,10 @@ def test_cancel_stops_a_running_backtest(client: httpx.Client) -> None:
     register(client, "LongRun", strategies.sleeper("LongRun", 120))
     job_id = submit(client, "LongRun")
     wait(client, job_id, {"running"})
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60  # until the run is inside the strategy (it sleeps there)
+    while (client.get(f"/backtests/{job_id}").json()["progress"] or {}).get("phase") != "analyze":
+        assert time.monotonic() < deadline, "the run never reached the strategy"
+        time.sleep(0.05)
     started = time.monotonic()
     assert client.post(f"/backtests/{job_id}/cancel").status_code == 202
     job = wait(client, job_id, timeout=15)
