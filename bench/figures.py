@@ -22,7 +22,7 @@ from adapters.sql_read_store import SqlReadStore
 from app.rebuild import default_workers
 from bench.live_latency import percentile, ws_delays
 from bench.load import Load, wrk
-from bench.servers import api, baseline, rss_mb
+from bench.servers import api, baseline, busy_core, rss_mb
 from projections.execution_ports import RunSpec
 from projections.read_model import ReadModelProjector
 from projections.rebuild import rebuild_read_model, rebuild_read_model_parallel
@@ -86,6 +86,34 @@ def http_throughput(seconds: int) -> list[Figure]:
             read_ratio >= 0.7 and read.errors == 0,
         ),
     ]
+
+
+def submit_latency_under_contention(seconds: int) -> list[Figure]:
+    """Submit p50/p99 on a quiet machine and with a second process keeping one core busy; the
+    bare POST endpoint under the same two conditions is the baseline."""
+    rows: list[Figure] = []
+    with api({"BACKEND_EXECUTOR": "off"}) as server:
+        auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
+        httpx.post(
+            f"{server.url}/api/v1/strategies/Bench/versions", json={"code": "x = 1"}, headers=auth
+        )
+        url = f"{server.url}/api/v1/backtests"
+        for busy, target in ((False, 25.0), (True, 50.0)):
+            with baseline() as base, busy_core(busy):
+                bare = wrk(f"{base}/echo", seconds=seconds, method="POST", body=SUBMIT, warmup=1)
+                ours = wrk(url, seconds=seconds, method="POST", body=SUBMIT, headers=auth, warmup=1)
+            rows.append(
+                Figure(
+                    f"submit latency, {'one core busy' if busy else 'quiet'}",
+                    f"p50 {ours.p50_ms:.1f} ms, p99 {ours.p99_ms:.1f} ms, "
+                    f"{ours.requests_per_second:,.0f} req/s",
+                    f"p50 {bare.p50_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms bare POST",
+                    ours.p99_ms / bare.p99_ms,
+                    f"p99 <= {target:.0f} ms",
+                    ours.p99_ms <= target and ours.errors == 0,
+                )
+            )
+    return rows
 
 
 def _load(load: Load) -> str:

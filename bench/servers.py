@@ -59,6 +59,21 @@ def baseline() -> Iterator[str]:
         process.wait(10)
 
 
+@contextmanager
+def busy_core(busy: bool = True) -> Iterator[None]:
+    """A second process spinning on one core for as long as the block runs (a busy machine)."""
+    if not busy:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait(5)
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
