@@ -8,9 +8,9 @@ other runs), and runs as another uid with no capabilities and a cap on its proce
 
 Two ways to get there, by who runs the service:
 - as root (the embedded default on these machines): bubblewrap builds the mount, pid, net,
-  ipc and uts namespaces, then `setpriv` drops to a uid of the slot's own (no user namespace:
+  ipc and uts namespaces, then `setpriv` drops to a uid of the worker's own (no user namespace:
   the uid is a real, unprivileged one on the host, so the kernel's per-user process limit
-  applies to the run and to nothing else);
+  applies to that run and to nothing else, not even the standby warming up beside it);
 - as any other user: bubblewrap's user namespace maps the run to uid 65534 inside; the
   supervisor's process-count guard bounds forks there.
 """
@@ -27,8 +27,10 @@ from pathlib import Path
 KINDS = ("bubblewrap", "none")
 # Packages of this project a worker imports (the runner, its ports, the domain's value types).
 WORKER_PACKAGES = ("adapters", "projections", "commands", "domain")
-# Host uids for root-run sandboxes: one per pool slot, far above any login user.
+# Host uids for root-run sandboxes, far above any login user: each worker process takes the next
+# one, round the range, so a uid comes back only after a thousand processes are long gone.
 SANDBOX_UID_BASE = 420_000
+SANDBOX_UIDS = 1024
 # Processes (threads included) a run may have at once: freqtrade needs a few dozen at most.
 MAX_PROCESSES = 128
 # Largest file a run may write (freqtrade's result zip and log are a few MB).
@@ -104,32 +106,34 @@ class Sandbox:
     def as_root(self) -> bool:
         return os.geteuid() == 0
 
-    def uid_for(self, slot: int) -> int | None:
-        """The host uid a slot's runs get (root only); None where the user namespace maps it."""
-        return SANDBOX_UID_BASE + slot if self.sandboxed and self.as_root else None
+    def uid_for(self, number: int) -> int | None:
+        """The host uid of worker `number` (root only); None where the user namespace maps it."""
+        if not (self.sandboxed and self.as_root):
+            return None
+        return SANDBOX_UID_BASE + number % SANDBOX_UIDS
 
-    def prepare(self, run_dir: Path, slot: int) -> None:
+    def prepare(self, run_dir: Path, number: int) -> None:
         """Create the run directory, writable by the run's uid and nobody else."""
         run_dir.mkdir(parents=True, mode=0o700)
-        uid = self.uid_for(slot)
+        uid = self.uid_for(number)
         if uid is not None:
             os.chown(run_dir, uid, uid)
 
-    def command(self, run_dir: Path, slot: int, fd: int, offline_markets: bool) -> list[str]:
+    def command(self, run_dir: Path, number: int, fd: int, offline_markets: bool) -> list[str]:
         """The argv that starts a worker for one run in `run_dir`, talking on `fd`."""
         worker = [
             str(Path(sys.prefix) / "bin" / "python"),
             "-m", "adapters.freqtrade.worker",
             "--fd", str(fd),
             "--market-data", str(self.market_data),
-            "--max-processes", str(MAX_PROCESSES if self.uid_for(slot) is not None else 0),
+            "--max-processes", str(MAX_PROCESSES if self.uid_for(number) is not None else 0),
             "--max-file-bytes", str(MAX_FILE_BYTES),
         ]  # fmt: skip
         if not offline_markets:
             worker.append("--online-markets")
         if not self.sandboxed:
             return worker
-        return [*self._bwrap(run_dir), *self._drop_privileges(slot), *worker]
+        return [*self._bwrap(run_dir), *self._drop_privileges(number), *worker]
 
     def _bwrap(self, run_dir: Path) -> list[str]:
         args = [
@@ -161,8 +165,8 @@ class Sandbox:
             args += ["--setenv", name, value]
         return [*args, "--chdir", str(run_dir.resolve())]
 
-    def _drop_privileges(self, slot: int) -> list[str]:
-        uid = self.uid_for(slot)
+    def _drop_privileges(self, number: int) -> list[str]:
+        uid = self.uid_for(number)
         if uid is None:
             return []
         return [
@@ -174,5 +178,5 @@ class Sandbox:
         """One line for the start-up log and /ready."""
         if not self.sandboxed:
             return "NOT SANDBOXED: strategy code runs with the service's own user and files"
-        who = "its own host uid" if self.as_root else "uid 65534 in a user namespace"
+        who = "a host uid of its own" if self.as_root else "uid 65534 in a user namespace"
         return f"bubblewrap: no network, {who}, only its run directory writable"
