@@ -57,6 +57,7 @@ class Container:
     pool: WorkerPool | None = None
     batcher: CommandBatcher | None = None
     sandbox: str | None = None  # how strategy runs are contained, for /ready and the log
+    relay: SubscriberRunner | None = None  # the Kafka relay, when Kafka is configured
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -91,7 +92,10 @@ class Container:
         if self.executor is not None:
             self.executor.stop()  # running jobs go back to the queue before the workers end
         for runner in reversed(self.subscribers):
-            if runner is not self.read_model:
+            if runner is self.relay:
+                runner.stop(timeout=2)  # it may be waiting on a broker that is down
+                runner.subscriber.close()  # type: ignore[attr-defined]
+            elif runner is not self.read_model:
                 runner.stop()
         if self.pool is not None:
             self.pool.stop()
@@ -153,6 +157,37 @@ def _pool(settings: Settings) -> WorkerPool | None:
     )
 
 
+def kafka_relay(
+    settings: Settings, store: EventStore, read_store: SqlReadStore
+) -> SubscriberRunner:
+    """The relay to Kafka (aiokafka is imported only here, only when Kafka is configured)."""
+    from adapters.kafka.producer import KafkaConfig, KafkaPublisher
+    from app.event_catalog import AGGREGATES
+    from projections.kafka_relay import KafkaRelay, topic_slug
+
+    prefix = settings.kafka_topic_prefix
+    publisher = KafkaPublisher(
+        KafkaConfig(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            idempotent=settings.kafka_idempotent_producer,
+            partitions=settings.kafka_topic_partitions,
+            replication=settings.kafka_topic_replication,
+            security_protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_username=settings.kafka_sasl_username,
+            sasl_password=settings.kafka_sasl_password,
+        ),
+        topics=[f"{prefix}.{topic_slug(a.__name__)}" for a in AGGREGATES],
+    )
+    return SubscriberRunner(
+        KafkaRelay(publisher, read_store, prefix),
+        store,
+        batch_size=2000,
+        poll_interval=settings.subscriber_poll_interval,
+        max_backoff=5.0,  # a broker that is back gets the backlog within seconds
+    )
+
+
 def bootstrap(settings: Settings) -> Container:
     """Connect every part named by the settings; call start() to run the subscribers."""
     store = open_event_store(settings.resolved_event_store_url)
@@ -194,6 +229,9 @@ def bootstrap(settings: Settings) -> Container:
     container.subscribers.append(container.live_feed)
     pool = _pool(settings)
     container.sandbox = getattr(pool, "sandbox_description", None)
+    if settings.kafka_bootstrap_servers:
+        container.relay = kafka_relay(settings, store, read_store)
+        container.subscribers.append(container.relay)
     if pool is not None:
         executor = Executor(
             store,

@@ -183,5 +183,13 @@ def seed() -> None:
         store.close()
 
 
+@cli.command()
+def relay() -> None:
+    """Publish every stored event to Kafka: the relay alone, without the API."""
+    from app.relay import run_relay
+
+    run_relay(_settings())
+
+
 def main() -> None:
     cli()

@@ -48,6 +48,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_collection_url: str = "http://localhost:8002"
     mlflow_tracking_uri: str = "http://localhost:5001"
     sqs_queue_url: str = ""
+    kafka_bootstrap_servers: str = ""
+    kafka_topic_prefix: str = "tradai"
+    kafka_idempotent_producer: bool = True
+    kafka_topic_partitions: Annotated[int, msgspec.Meta(ge=1)] = 4
+    kafka_topic_replication: Annotated[int, msgspec.Meta(ge=1)] = 1
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
     dynamodb_table: str = ""
 
     @property
@@ -128,6 +137,15 @@ DESCRIPTIONS: dict[str, str] = {
     "data_collection_url": "Data Collection base URL (gateway)",
     "mlflow_tracking_uri": "MLflow base URL (gateway)",
     "sqs_queue_url": "SQS queue for backtest jobs (production executor; empty = off)",
+    "kafka_bootstrap_servers": "Kafka brokers (host:port,...) that get every event; empty = off",
+    "kafka_topic_prefix": "topics are <prefix>.backtest-jobs, <prefix>.strategies, ...",
+    "kafka_idempotent_producer": "idempotent producer (false for brokers without it, e.g. Tansu)",
+    "kafka_topic_partitions": "partitions of the topics the relay creates when they are missing",
+    "kafka_topic_replication": "replication factor of the topics the relay creates",
+    "kafka_security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (managed: SASL_SSL)",
+    "kafka_sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL protocol)",
+    "kafka_sasl_username": "SASL user name",
+    "kafka_sasl_password": "SASL password (never logged)",
     "dynamodb_table": "DynamoDB read-model table (empty = off)",
 }
 
@@ -154,6 +172,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"bad setting: {error}") from None
     if settings.sandbox not in SANDBOXES:
         raise SettingsError(f"BACKEND_SANDBOX must be one of {', '.join(SANDBOXES)}")
+    if settings.kafka_security_protocol not in KAFKA_PROTOCOLS:
+        raise SettingsError(
+            f"BACKEND_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_PROTOCOLS)}"
+        )
     if settings.executor not in EXECUTORS:
         raise SettingsError(f"BACKEND_EXECUTOR must be one of {', '.join(EXECUTORS)}")
     return settings
@@ -161,3 +183,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 EXECUTORS = ("local", "memory", "off")
 SANDBOXES = ("bubblewrap", "none")
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")

@@ -43,11 +43,13 @@ class SubscriberRunner:
         *,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        max_backoff: float = 30.0,
     ) -> None:
         self.subscriber = subscriber
         self.source = source
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
         self.last_error: str | None = None
         self._position = 0
         self._progress = threading.Condition()
@@ -155,7 +157,7 @@ class SubscriberRunner:
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.exception("subscriber %s failed at position %s", self.name, self._position)
                 self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, self.max_backoff)
                 self._position = self.subscriber.position()
                 continue
             woken = False
