@@ -11,6 +11,7 @@ from litestar.middleware import DefineMiddleware
 
 from app.auth import JWTAuthMiddleware
 from app.bootstrap import Container, bootstrap
+from app.controllers.asyncapi import AsyncAPIController
 from app.controllers.backtests import BacktestController
 from app.controllers.data import DataController
 from app.controllers.health import HealthController
@@ -24,8 +25,9 @@ from app.problems import EXCEPTION_HANDLERS
 from app.rate_limit import write_rate_limit
 from app.settings import Settings, load_settings
 
-# Reachable without a token (API.md): health, readiness, metrics and the OpenAPI docs; their
-# handlers stay outside the router that documents the token (create_app).
+# Reachable without a token (API.md): health, readiness, metrics, the OpenAPI docs and the
+# AsyncAPI document (/schema/asyncapi.json); their handlers stay outside the router that
+# documents the token (create_app).
 # /ws checks its own short-lived token from the query string (browsers cannot set headers there).
 PUBLIC_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/schema", "^/ws$", "^/api/v1/ws$"]
 
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     rate_limit = write_rate_limit(settings.rate_limit_per_minute)
     app = Litestar(
-        route_handlers=[HealthController, with_token, live_stream],
+        route_handlers=[HealthController, AsyncAPIController, with_token, live_stream],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False)
         },

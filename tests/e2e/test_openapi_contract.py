@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.controllers.asyncapi import ASYNCAPI_PATH
 from tests.e2e.conftest import client_for
 from tests.support.server import ServerProcess
 
@@ -85,7 +86,7 @@ def test_the_document_says_who_needs_a_token_and_what_errors_look_like(
     components = document["components"]["schemas"]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            public = path in ("/health", "/ready")
+            public = path in ("/health", "/ready", ASYNCAPI_PATH)
             assert operation.get("security") == (None if public else [{"BearerToken": []}]), path
             for status, answer in operation["responses"].items():
                 if status.startswith("4"):
