@@ -116,6 +116,26 @@ def submit_latency_under_contention(seconds: int) -> list[Figure]:
     return rows
 
 
+def kafka_relay(events: int, seconds: float) -> list[Figure]:
+    """The relay against aiokafka alone on the same payloads; commit -> consumer under load."""
+    from bench import kafka
+
+    relay, raw = kafka.relay_throughput(events)
+    median, p99 = kafka.summary(kafka.commit_to_consumer(seconds))
+    return [
+        Figure(
+            f"Kafka relay ({events:,} events)", f"{relay:,.0f} events/s",
+            f"{raw:,.0f} events/s aiokafka alone", relay / raw,
+            ">= 30,000 events/s and >= 0.5x", relay >= 30_000 and relay / raw >= 0.5,
+        ),
+        Figure(
+            "commit -> Kafka consumer (200 submits/s)",
+            f"median {median:.2f} ms, p99 {p99:.2f} ms", "-", None,
+            "p99 <= 50 ms", p99 <= 50,
+        ),
+    ]  # fmt: skip
+
+
 def _load(load: Load) -> str:
     errors = f", {load.errors} errors" if load.errors else ""
     return f"{load.requests_per_second:,.0f} req/s, p99 {load.p99_ms:.1f} ms{errors}"

@@ -1,6 +1,6 @@
 """`make bench`: every figure with its baseline from the same run, as one table.
 
-.venv/bin/python -m bench.run [--quick] [--only http|contention|freshness|rebuild|backtests|memory]
+.venv/bin/python -m bench.run [--quick] [--only PART]  (repeatable; PART: see --help)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["http", "contention", "freshness", "rebuild", "backtests", "memory"],
+        choices=["http", "contention", "freshness", "rebuild", "kafka", "backtests", "memory"],
         help="measure only this part (repeat for several)",
     )
     args = parser.parse_args()
@@ -30,6 +30,7 @@ def main() -> None:
         ("contention", lambda: figures.submit_latency_under_contention(seconds)),
         ("freshness", lambda: figures.freshness(200 if args.quick else 1000)),
         ("rebuild", lambda: figures.rebuild(30_000 if args.quick else 150_000)),
+        ("kafka", lambda: figures.kafka_relay(20_000 if args.quick else 100_000, seconds)),
         ("backtests", lambda: figures.backtests(1 if args.quick else 3)),
         ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
     ):

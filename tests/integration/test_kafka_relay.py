@@ -162,3 +162,14 @@ def test_a_crash_after_the_ack_republishes_the_batch_with_the_same_ids(
     assert len({m.event_id for _, _, m in found}) == head, "each repeat has its first id"
     assert positions.position(RELAY_NAME) == head
     store.close()
+
+
+def test_event_ids_are_uuid5_of_aggregate_and_version() -> None:
+    import uuid
+
+    from projections.kafka_relay import EVENT_ID_NAMESPACE
+
+    for _ in range(100):
+        aggregate, version = uuid.uuid4(), 7
+        expected = uuid.uuid5(EVENT_ID_NAMESPACE, f"{aggregate}/{version}")
+        assert event_id(aggregate, version) == expected
