@@ -7,9 +7,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
+from uuid import UUID
 
 import anyio
 
@@ -23,6 +24,7 @@ from app.settings import Settings
 from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
 from commands.idempotency import Outcome
+from commands.promotion_views import PromotionView
 from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
@@ -30,11 +32,28 @@ from domain.promotion import GateThresholds
 from projections.execution_ports import WorkerPool
 from projections.executor import CancelWatcher, Executor
 from projections.live import Hub, LiveFeed
+from projections.ports import ReadModelQueries
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DYNAMODB_PROJECTION = "dynamodb_read_model"
+
+
+class QueryStore(ReadModelQueries, Protocol):
+    """The read model that answers the query endpoints: SQL, or DynamoDB."""
+
+    @property
+    def inline_reads(self) -> bool: ...
+
+    def create(self) -> None: ...
+
+    def ping(self) -> None: ...
+
+    def job_document(self, job_id: str) -> bytes | None: ...
+
+    def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]: ...
 
 
 @dataclass
@@ -43,7 +62,8 @@ class Container:
 
     settings: Settings
     store: EventStore
-    read_store: SqlReadStore
+    read_store: QueryStore  # answers the queries (BACKEND_QUERY_STORE)
+    sql_store: SqlReadStore  # the SQL read model; also keeps the executor's and relay's positions
     artifacts: LocalArtifactStore
     backtests: BacktestCommands
     strategies: StrategyCommands
@@ -67,7 +87,8 @@ class Container:
             self.hub.bind(asyncio.get_running_loop())
 
     def start(self) -> None:
-        self.read_store.create()
+        self.sql_store.create()
+        self.read_store.create()  # the same store twice is harmless: create is idempotent
         if self.pool is not None:
             self.pool.start()
         for runner in self.subscribers:
@@ -103,7 +124,7 @@ class Container:
         for thread in self._threads:
             thread.join(5)
         self.store.close()
-        self.read_store.engine.dispose()
+        self.sql_store.engine.dispose()
 
     async def query(self, read: Callable[[], T]) -> T:
         """Run a read-model query from an async handler: inline where lookups take microseconds
@@ -128,7 +149,7 @@ class Container:
         interval = max(self.settings.lease_seconds / 3, 0.2)
         while not self._stopping.wait(interval):
             try:
-                self.executor.keep_leases(self.read_store)
+                self.executor.keep_leases(self.sql_store)
             except Exception:
                 log.exception("lease keeping failed; trying again in %.1f s", interval)
 
@@ -191,18 +212,35 @@ def kafka_relay(
 def bootstrap(settings: Settings) -> Container:
     """Connect every part named by the settings; call start() to run the subscribers."""
     store = open_event_store(settings.resolved_event_store_url)
-    read_store = SqlReadStore(create_engine(settings.resolved_read_model_url))
+    sql_store = SqlReadStore(create_engine(settings.resolved_read_model_url))
     artifacts = LocalArtifactStore(settings.artifacts_path)
-    read_model = SubscriberRunner(
-        ReadModelProjector(read_store, artifacts=artifacts),
+    sql_model = SubscriberRunner(
+        ReadModelProjector(sql_store, artifacts=artifacts),
         store,
         batch_size=settings.projection_batch_size,
         poll_interval=settings.subscriber_poll_interval,
     )
+    read_store: QueryStore = sql_store
+    read_model, models = sql_model, [sql_model]
+    if settings.dynamodb_table:
+        # boto3 is imported only here, only when the DynamoDB read model is configured.
+        from adapters.dynamodb.read_store import DynamoReadStore
+
+        dynamo = DynamoReadStore(settings.dynamodb_table)
+        dynamo_model = SubscriberRunner(
+            ReadModelProjector(dynamo, name=DYNAMODB_PROJECTION, artifacts=artifacts),
+            store,
+            batch_size=settings.projection_batch_size,
+            poll_interval=settings.subscriber_poll_interval,
+        )
+        models.append(dynamo_model)
+        if settings.query_store == "dynamodb":  # read-your-writes waits for this one then
+            read_store, read_model = dynamo, dynamo_model
     container = Container(
         settings=settings,
         store=store,
         read_store=read_store,
+        sql_store=sql_store,
         artifacts=artifacts,
         backtests=BacktestCommands(store),
         strategies=StrategyCommands(store),
@@ -216,7 +254,7 @@ def bootstrap(settings: Settings) -> Container:
         ),
         read_model=read_model,
         jwt_secret=jwt_secret(settings),
-        subscribers=[read_model],
+        subscribers=[read_model, *(m for m in models if m is not read_model)],
         hub=Hub(store.max_position()),
     )
     assert container.hub is not None
@@ -230,7 +268,7 @@ def bootstrap(settings: Settings) -> Container:
     pool = _pool(settings)
     container.sandbox = getattr(pool, "sandbox_description", None)
     if settings.kafka_bootstrap_servers:
-        container.relay = kafka_relay(settings, store, read_store)
+        container.relay = kafka_relay(settings, store, sql_store)
         container.subscribers.append(container.relay)
     if pool is not None:
         executor = Executor(
@@ -238,7 +276,7 @@ def bootstrap(settings: Settings) -> Container:
             ExecutionCommands(store),
             pool,
             artifacts,
-            read_store,
+            sql_store,
             worker_name=f"{socket.gethostname()}:{os.getpid()}",
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,

@@ -58,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
     dynamodb_table: str = ""
+    query_store: str = "sql"
 
     @property
     def data_path(self) -> Path:
@@ -146,7 +147,8 @@ DESCRIPTIONS: dict[str, str] = {
     "kafka_sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL protocol)",
     "kafka_sasl_username": "SASL user name",
     "kafka_sasl_password": "SASL password (never logged)",
-    "dynamodb_table": "DynamoDB read-model table (empty = off)",
+    "dynamodb_table": "DynamoDB read-model table, kept by a projector (empty = off)",
+    "query_store": "which read model answers the query endpoints: sql or dynamodb",
 }
 
 
@@ -176,6 +178,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"BACKEND_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_PROTOCOLS)}"
         )
+    if settings.query_store not in ("sql", "dynamodb"):
+        raise SettingsError("BACKEND_QUERY_STORE must be sql or dynamodb")
+    if settings.query_store == "dynamodb" and not settings.dynamodb_table:
+        raise SettingsError("BACKEND_QUERY_STORE=dynamodb needs BACKEND_DYNAMODB_TABLE")
     if settings.executor not in EXECUTORS:
         raise SettingsError(f"BACKEND_EXECUTOR must be one of {', '.join(EXECUTORS)}")
     return settings

@@ -38,6 +38,9 @@ class Changes(msgspec.Struct):
     results: dict[UUID, BacktestResultView] = {}
     trades: dict[UUID, list[Trade]] = {}
     promotions: dict[UUID, PromotionView] = {}
+    # Per changed document (by its own id; results and trades go by their job's), the log
+    # position of the last event applied: stores without transactions write conditionally on it.
+    marks: dict[UUID, int] = {}
 
 
 class EventSource(Protocol):

@@ -62,11 +62,24 @@ class ReadModelProjector:
             versions=self.store.load_versions(self._stored(ids[_VERSION])),
             promotions=self.store.load_promotions(self._stored(ids[_PROMOTION])),
         )
-        touched = Changes(jobs={}, strategies={}, versions={}, results={}, trades={}, promotions={})
+        touched = Changes(
+            jobs={}, strategies={}, versions={}, results={}, trades={}, promotions={}, marks={}
+        )
+        # A store without transactions (DynamoDB) may hold documents newer than its position
+        # after a crash between the two writes: events its documents already show are skipped,
+        # or they would be applied twice on top of themselves.
+        load_marks = getattr(self.store, "load_marks", None)
+        shown: dict[UUID, int] = load_marks(set().union(*ids)) if load_marks else {}
         for stored in events:
-            _apply(stored.event, changes, touched)
-            if type(stored.event) is BacktestJob.Completed:
-                self._add_result(stored.event, touched)
+            event = stored.event
+            if shown and shown.get(event.originator_id, 0) >= stored.position:
+                continue
+            _apply(event, changes, touched)
+            touched.marks[event.originator_id] = stored.position
+            if (pid := promotion_id_of(event)) is not None:
+                touched.marks[pid] = stored.position
+            if type(event) is BacktestJob.Completed:
+                self._add_result(event, touched)
         self.store.commit(self.name, after, events[-1].position, touched)
         if self._written is not None:
             for documents in (

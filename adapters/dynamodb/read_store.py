@@ -1,0 +1,473 @@
+"""The read model in DynamoDB (boto3): the same ports as the SQL store, kept without a shared
+transaction by conditional writes.
+
+Each document item carries the log position of the last event applied to it (`mark`); a write
+succeeds only where the stored mark is lower, so an old, repeated or reordered delivery
+changes nothing. The projector's position is an item of the table too, moved (compare and set)
+only after the writes it covers; documents derived from an event (a result, trades, a
+promotion) are written before the document of the event's own aggregate, whose mark the
+projector checks before applying an event again after a crash (see ReadModelProjector).
+Writes go in TransactWriteItems of up to 100 items (one round trip each); a transaction that
+a stale item cancels is written again item by item, skipping the stale ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import boto3
+import msgspec
+
+from adapters import cursors
+from adapters.dynamodb.table import INDEXES, delete_table, ensure_table
+from commands.promotion_views import PromotionView
+from commands.views import BacktestJobView, StrategyVersionView, StrategyView
+from domain.identity import strategy_id, strategy_version_id
+from projections.ports import Changes, Page, PositionMoved
+from projections.results import BacktestResultView, Trade
+
+T = TypeVar("T")
+MAX_PART_BYTES = 350_000  # DynamoDB's item limit is 400 KB, keys and attributes included
+MAX_TRANSACTION_ITEMS = 100
+MAX_TRANSACTION_BYTES = 3_500_000  # of the 4 MB a transaction may carry
+_encode = msgspec.json.encode
+_TRADES = msgspec.json.Decoder(list[Trade])
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _key(pk: str, sk: str = "DOC") -> dict[str, dict[str, str]]:
+    return {"pk": _s(pk), "sk": _s(sk)}
+
+
+def _newest(at: datetime, key: UUID) -> str:
+    """A sort key that orders like the SQL store's keyset: (microseconds, id)."""
+    return f"{int(at.timestamp() * 1_000_000):020d}#{key}"
+
+
+class DynamoReadStore:
+    """Read model in one DynamoDB table (adapters/dynamodb/table.py has the item layout)."""
+
+    inline_reads = False  # every read is a network round trip: handlers use a thread
+
+    def __init__(self, table: str, client: Any | None = None) -> None:
+        self.table = table
+        self.client = client or boto3.client("dynamodb")
+        self._marks: dict[UUID, int] = {}
+        self._lock = threading.Lock()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def create(self) -> None:
+        ensure_table(self.client, self.table)
+
+    def drop(self) -> None:
+        delete_table(self.client, self.table)
+
+    def ping(self) -> None:
+        self.client.describe_table(TableName=self.table)
+
+    def reset(self) -> None:
+        """Delete every item (a fresh, empty read model)."""
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._scan()]
+        for start in range(0, len(keys), 25):
+            requests = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+            self._batch_write(requests)
+        with self._lock:
+            self._marks.clear()
+
+    # --- the projector's side ----------------------------------------------------------------
+
+    def position(self, projection: str) -> int:
+        item = self._get(f"POSITION#{projection}", "POSITION")
+        return int(item["position"]["N"]) if item else 0
+
+    def save_position(self, projection: str, position: int) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item=_key(f"POSITION#{projection}", "POSITION") | {"position": {"N": str(position)}},
+        )
+
+    def load_jobs(self, ids: Collection[UUID]) -> dict[UUID, BacktestJobView]:
+        return self._load("JOB", ids, BacktestJobView)
+
+    def load_strategies(self, ids: Collection[UUID]) -> dict[UUID, StrategyView]:
+        return self._load("STRATEGY", ids, StrategyView)
+
+    def load_versions(self, ids: Collection[UUID]) -> dict[UUID, StrategyVersionView]:
+        return self._load("VERSION", ids, StrategyVersionView)
+
+    def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]:
+        return self._load("PROMOTION", ids, PromotionView)
+
+    def load_marks(self, ids: Collection[UUID]) -> dict[UUID, int]:
+        """The marks of documents loaded by the last load_* calls (the projector's guard)."""
+        with self._lock:
+            return {i: self._marks[i] for i in ids if i in self._marks}
+
+    def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
+        marks = changes.marks
+        items: list[tuple[str, str, bytes, int, dict[str, Any]]] = []
+        for job_id, result in changes.results.items():
+            items.append(
+                (f"JOB#{job_id}", "RESULT", _encode(result), marks.get(job_id, position), {})
+            )
+        for job_id, trades in changes.trades.items():
+            items.append(
+                (f"JOB#{job_id}", "TRADES", _encode(trades), marks.get(job_id, position), {})
+            )
+        for pid, promotion in changes.promotions.items():
+            items.append(
+                (f"PROMOTION#{pid}", "DOC", _encode(promotion), marks.get(pid, position),
+                 _promotion_indexes(promotion))
+            )  # fmt: skip
+        for vid, version in changes.versions.items():
+            indexes = {
+                "l3pk": _s(f"VERSIONS#{version.name}"),
+                "l3sk": _s(f"{version.version:010d}"),
+            }
+            items.append(
+                (f"VERSION#{vid}", "DOC", _encode(version), marks.get(vid, position), indexes)
+            )
+        for sid, strategy in changes.strategies.items():
+            indexes = {"l1pk": _s("STRATEGIES"), "l1sk": _s(strategy.name)}
+            items.append(
+                (f"STRATEGY#{sid}", "DOC", _encode(strategy), marks.get(sid, position), indexes)
+            )
+        for job_id, job in changes.jobs.items():
+            items.append(
+                (
+                    f"JOB#{job_id}",
+                    "DOC",
+                    _encode(job),
+                    marks.get(job_id, position),
+                    _job_indexes(job),
+                )
+            )
+        if self.position(projection) != expected:  # a refused commit writes nothing
+            raise PositionMoved(f"{projection} is not at {expected}")
+        self._write_guarded(items, self._position_put(projection, expected, position))
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def get_job(self, job_id: UUID) -> BacktestJobView | None:
+        return self._document(f"JOB#{job_id}", "DOC", BacktestJobView)
+
+    def job_document(self, job_id: str) -> bytes | None:
+        """The stored JSON of one job (handlers decode it into their own schema)."""
+        item = self._get(f"JOB#{job_id}", "DOC")
+        return self._bytes(item) if item else None
+
+    def list_jobs(
+        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        if status and strategy:
+            index, key = "by_status_strategy", f"JOBS#{status}#{strategy}"
+        elif status:
+            index, key = "by_status", f"JOBS#{status}"
+        elif strategy:
+            index, key = "by_strategy", f"JOBS#{strategy}"
+        else:
+            index, key = "lists", "JOBS"
+        return self._newest_first(index, key, limit, cursor, BacktestJobView)
+
+    def get_strategy(self, name: str) -> StrategyView | None:
+        return self._document(f"STRATEGY#{strategy_id(name)}", "DOC", StrategyView)
+
+    def list_strategies(self, *, limit: int, cursor: str | None) -> Page:
+        condition, values = "l1pk = :p", {":p": _s("STRATEGIES")}
+        if cursor:
+            condition += " AND l1sk > :after"
+            values[":after"] = _s(cursors.decode_name_cursor(cursor))
+        items = self._query("lists", condition, values, forward=True, limit=limit + 1)
+        found = [self._decode(i, StrategyView) for i in items]
+        page = found[:limit]
+        more = len(found) > limit
+        return Page(
+            items=list(page), next_cursor=cursors.encode(page[-1].name, "") if more else None
+        )
+
+    def get_version(self, name: str, number: int) -> StrategyVersionView | None:
+        return self._document(
+            f"VERSION#{strategy_version_id(name, number)}", "DOC", StrategyVersionView
+        )
+
+    def list_versions(self, name: str) -> Sequence[StrategyVersionView]:
+        items = self._query(
+            "by_strategy", "l3pk = :p", {":p": _s(f"VERSIONS#{name}")}, forward=True
+        )
+        return [self._decode(i, StrategyVersionView) for i in items]
+
+    def get_result(self, job_id: UUID) -> BacktestResultView | None:
+        return self._document(f"JOB#{job_id}", "RESULT", BacktestResultView)
+
+    def list_trades(self, job_id: UUID, *, limit: int, cursor: str | None) -> Page:
+        item = self._get(f"JOB#{job_id}", "TRADES")
+        trades = _TRADES.decode(self._bytes(item)) if item else []
+        start = cursors.decode_seq_cursor(cursor) + 1 if cursor else 0
+        page = trades[start : start + limit]
+        more = start + limit < len(trades)
+        return Page(
+            items=list(page), next_cursor=cursors.encode(start + limit - 1, "") if more else None
+        )
+
+    def get_promotion(self, promotion_id: UUID) -> PromotionView | None:
+        return self._document(f"PROMOTION#{promotion_id}", "DOC", PromotionView)
+
+    def list_promotions(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        if status:
+            return self._newest_first(
+                "by_status", f"PROMOTIONS#{status}", limit, cursor, PromotionView
+            )
+        return self._newest_first("lists", "PROMOTIONS", limit, cursor, PromotionView)
+
+    def dump(self) -> dict[str, dict[str, bytes]]:
+        """Every document per kind, as the other stores dump them (to compare two models)."""
+        out: dict[str, dict[str, bytes]] = {
+            k: {} for k in ("jobs", "strategies", "versions", "results", "promotions", "trades")
+        }
+        kinds = {
+            "JOB": "jobs",
+            "STRATEGY": "strategies",
+            "VERSION": "versions",
+            "PROMOTION": "promotions",
+        }
+        for item in self._scan():
+            pk, sk = item["pk"]["S"], item["sk"]["S"]
+            prefix, _, key = pk.partition("#")
+            if "#PART#" in sk or prefix == "POSITION":
+                continue
+            data = self._bytes(item)
+            if sk == "DOC":
+                out[kinds[prefix]][key] = data
+            elif sk == "RESULT":
+                out["results"][key] = data
+            elif sk == "TRADES":
+                for seq, trade in enumerate(_TRADES.decode(data)):
+                    out["trades"][f"{key}:{seq}"] = _encode(trade)
+        return out
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _load(self, kind: str, ids: Collection[UUID], cls: type[T]) -> dict[UUID, T]:
+        found: dict[UUID, T] = {}
+        keys = [_key(f"{kind}#{i}") for i in ids]
+        for item in self._batch_get(keys):
+            key = UUID(item["pk"]["S"].partition("#")[2])
+            found[key] = self._decode(item, cls)
+            with self._lock:
+                self._marks[key] = int(item["mark"]["N"])
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            }
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                yield from answer["Responses"].get(self.table, [])
+                request = answer.get("UnprocessedKeys") or {}
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {self.table: requests}
+        while pending:
+            pending = (
+                self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            )
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table, Key=_key(pk, sk), ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def _document(self, pk: str, sk: str, cls: type[T]) -> T | None:
+        item = self._get(pk, sk)
+        return self._decode(item, cls) if item else None
+
+    def _decode(self, item: dict[str, Any], cls: type[T]) -> T:
+        return msgspec.json.decode(self._bytes(item), type=cls)
+
+    def _bytes(self, item: dict[str, Any]) -> bytes:
+        """The document of an item, put together from its parts when it was split."""
+        if "doc" in item:
+            return bytes(item["doc"]["B"])
+        pk, sk, mark = item["pk"]["S"], item["sk"]["S"], item["mark"]["N"]
+        parts = self._query_table(pk, f"{sk}#PART#{mark}#")
+        return b"".join(bytes(p["doc"]["B"]) for p in parts)
+
+    def _query_table(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            args: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                "ExpressionAttributeValues": {":p": _s(pk), ":s": _s(sk_prefix)},
+                "ConsistentRead": True,
+            }
+            if start:
+                args["ExclusiveStartKey"] = start
+            answer = self.client.query(**args)
+            found += answer["Items"]
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return found
+
+    def _query(
+        self,
+        index: str,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        forward: bool,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while limit is None or len(found) < limit:
+            args: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": index,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": forward,
+            }
+            if limit is not None:
+                args["Limit"] = limit - len(found)
+            if start:
+                args["ExclusiveStartKey"] = start
+            answer = self.client.query(**args)
+            found += answer["Items"]
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                break
+        return found
+
+    def _newest_first(
+        self, index: str, key: str, limit: int, cursor: str | None, cls: type[T]
+    ) -> Page:
+        pk, sk = INDEXES[index]
+        condition, values = f"{pk} = :p", {":p": _s(key)}
+        if cursor:
+            micros, tiebreak = cursors.decode_job_cursor(cursor)
+            condition += f" AND {sk} < :before"
+            values[":before"] = _s(f"{micros:020d}#{tiebreak}")
+        items = self._query(index, condition, values, forward=False, limit=limit + 1)
+        page = items[:limit]
+        next_cursor = None
+        if len(items) > limit:
+            micros_text, _, last_id = page[-1][sk]["S"].partition("#")
+            next_cursor = cursors.encode(int(micros_text), last_id)
+        documents: list[Any] = [self._decode(i, cls) for i in page]
+        return Page(items=documents, next_cursor=next_cursor)
+
+    def _scan(self) -> Iterator[dict[str, Any]]:
+        start: dict[str, Any] | None = None
+        while True:
+            args: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
+            if start:
+                args["ExclusiveStartKey"] = start
+            answer = self.client.scan(**args)
+            yield from answer["Items"]
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def _write_guarded(
+        self, items: list[tuple[str, str, bytes, int, dict[str, Any]]], position: dict[str, Any]
+    ) -> None:
+        """Put each document unless the table holds it at the same or a later mark, then move
+        the position; in one transaction when they fit (up to 100 items)."""
+        puts: list[dict[str, Any]] = []
+        for pk, sk, doc, mark, indexes in items:
+            item = _key(pk, sk) | {"mark": {"N": str(mark)}} | indexes
+            if len(doc) <= MAX_PART_BYTES:
+                item["doc"] = {"B": doc}
+            else:  # parts first, under the mark's own keys: a stale writer cannot mix them
+                pieces = [doc[i : i + MAX_PART_BYTES] for i in range(0, len(doc), MAX_PART_BYTES)]
+                parts = [_key(pk, f"{sk}#PART#{mark}#{n:04d}") | {"doc": {"B": c}}
+                         for n, c in enumerate(pieces)]  # fmt: skip
+                self._batch_write([{"PutRequest": {"Item": part}} for part in parts])
+                item["parts"] = {"N": str(len(pieces))}
+            puts.append(
+                {
+                    "TableName": self.table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk) OR mark < :mark",
+                    "ExpressionAttributeValues": {":mark": {"N": str(mark)}},
+                }
+            )
+        for chunk in _transactions([*puts, position]):
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": p} for p in chunk])
+            except self.client.exceptions.TransactionCanceledException:
+                stale = self.client.exceptions.ConditionalCheckFailedException
+                for put in chunk:  # a stale item (or a moved position): one by one
+                    if put is position:
+                        self._put_position(position)
+                    else:
+                        with contextlib.suppress(stale):
+                            self.client.put_item(**put)
+
+    def _position_put(self, projection: str, expected: int, position: int) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Item": _key(f"POSITION#{projection}", "POSITION") | {"position": {"N": str(position)}},
+            "ConditionExpression": "(attribute_not_exists(pk) AND :expected = :zero) "
+            "OR #p = :expected",
+            "ExpressionAttributeNames": {"#p": "position"},
+            "ExpressionAttributeValues": {
+                ":expected": {"N": str(expected)},
+                ":zero": {"N": "0"},
+            },
+        }
+
+    def _put_position(self, put: dict[str, Any]) -> None:
+        try:
+            self.client.put_item(**put)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            name = put["Item"]["pk"]["S"].removeprefix("POSITION#")
+            raise PositionMoved(f"{name} moved while its documents were written") from None
+
+
+def _job_indexes(job: BacktestJobView) -> dict[str, Any]:
+    order = _s(_newest(job.submitted_at, job.id))
+    return {
+        "l1pk": _s("JOBS"), "l1sk": order,
+        "l2pk": _s(f"JOBS#{job.status}"), "l2sk": order,
+        "l3pk": _s(f"JOBS#{job.strategy}"), "l3sk": order,
+        "l4pk": _s(f"JOBS#{job.status}#{job.strategy}"), "l4sk": order,
+    }  # fmt: skip
+
+
+def _promotion_indexes(promotion: PromotionView) -> dict[str, Any]:
+    order = _s(_newest(promotion.requested_at, promotion.id))
+    return {
+        "l1pk": _s("PROMOTIONS"), "l1sk": order,
+        "l2pk": _s(f"PROMOTIONS#{promotion.status}"), "l2sk": order,
+    }  # fmt: skip
+
+
+def _transactions(puts: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for put in puts:
+        item_size = sum(len(str(v)) for v in put["Item"].values())
+        if chunk and (
+            len(chunk) == MAX_TRANSACTION_ITEMS or size + item_size > MAX_TRANSACTION_BYTES
+        ):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(put)
+        size += item_size
+    if chunk:
+        yield chunk
