@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from adapters.dynamodb.read_store import DynamoReadStore
 from adapters.event_store import open_event_store
 from adapters.memory_read_store import InMemoryReadStore
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from commands.store import EventStore
+from tests.support.aws import boto3_client
 from tests.support.postgres import PostgresServer, running_postgres
 
 
@@ -59,12 +62,30 @@ def event_store(event_store_factory: Callable[[], EventStore]) -> EventStore:
     return event_store_factory()
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("dynamodb-moto", marks=pytest.mark.aws),
+        pytest.param("dynamodb-local", marks=pytest.mark.aws),
+    ]
+)
 def read_store(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[InMemoryReadStore | SqlReadStore]:
+) -> Iterator[InMemoryReadStore | SqlReadStore | DynamoReadStore]:
     if request.param == "memory":
         yield InMemoryReadStore()
+        return
+    if request.param.startswith("dynamodb"):
+        server = request.getfixturevalue(
+            "moto_server" if request.param == "dynamodb-moto" else "dynamodb_local"
+        )
+        table = f"tradai-t-{uuid.uuid4().hex[:12]}"
+        dynamo = DynamoReadStore(table, client=boto3_client("dynamodb", server.endpoint))
+        dynamo.create()
+        yield dynamo
+        dynamo.drop()
         return
     store = SqlReadStore(create_engine(_url(request.param, request, tmp_path, "read")))
     store.create()

@@ -1,4 +1,5 @@
-"""The read-store contract, run against memory, SQLite and PostgreSQL."""
+"""The read-store contract, run against memory, SQLite, PostgreSQL and DynamoDB (moto server and
+DynamoDB Local)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from uuid import uuid4
 import pytest
 from msgspec.structs import replace
 
+from adapters.dynamodb.read_store import DynamoReadStore
 from adapters.memory_read_store import InMemoryReadStore
 from adapters.sql_read_store import SqlReadStore
 from commands.promotion_views import GateView, PromotionView
@@ -15,7 +17,7 @@ from commands.views import BacktestJobView, Progress, StrategyView
 from domain.identity import strategy_id
 from projections.ports import BadCursor, Changes, PositionMoved
 
-ReadStore = InMemoryReadStore | SqlReadStore
+ReadStore = InMemoryReadStore | SqlReadStore | DynamoReadStore
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
