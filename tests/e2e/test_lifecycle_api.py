@@ -15,15 +15,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import client_for
+from tests.e2e.conftest import QUERY_STORES, client_for, query_store_env
 from tests.support.server import ServerProcess
 
 RANGE = "20240101-20240301"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("lifecycle"), {"BACKEND_WORKERS": "2"})
+@pytest.fixture(scope="module", params=QUERY_STORES)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    # Catalog, promotions and results answered by the SQL, then by the DynamoDB read model.
+    env = {"BACKEND_WORKERS": "2"} | query_store_env(request, request.param)
+    process = ServerProcess(tmp_path_factory.mktemp("lifecycle"), env)
     tradai = str(Path(sys.executable).parent / "tradai")
     process.data_dir.mkdir(parents=True, exist_ok=True)
     generate = [tradai, "data", "generate", "--timerange", RANGE, "--timeframes", "5m"]
