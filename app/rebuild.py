@@ -76,3 +76,39 @@ def rebuild_and_swap(settings: Settings, batch_size: int = 2000, workers: int = 
     finally:
         store.close()
         engine.dispose()
+
+
+def rebuild_dynamodb(settings: Settings, batch_size: int = 500) -> RebuildReport:
+    """Replay the event store into a fresh DynamoDB table, catch it up to the live one, and
+    switch the configured table's CONTROL item to it: replicas follow within seconds, and
+    their projector carries the new table on from its recorded position. The previous table is
+    deleted after a grace period (the configured table itself is kept: it holds CONTROL)."""
+    from adapters.dynamodb.read_store import ACTIVE_TABLE_TTL, DynamoReadStore
+    from app.bootstrap import DYNAMODB_PROJECTION
+
+    started = time.perf_counter()
+    store = open_event_store(settings.resolved_event_store_url)
+    try:
+        live = DynamoReadStore(settings.dynamodb_table)
+        live.create()
+        old = live.table
+        new = f"{settings.dynamodb_table}-{time.strftime('%Y%m%d%H%M%S')}"
+        fresh = DynamoReadStore(settings.dynamodb_table, live.client, physical=new)
+        fresh.create()
+        artifacts = LocalArtifactStore(settings.artifacts_path)
+        report = rebuild_read_model(
+            store, fresh, artifacts=artifacts, batch_size=batch_size, name=DYNAMODB_PROJECTION
+        )
+        events = report.events + catch_up(
+            store, fresh, live.position(DYNAMODB_PROJECTION), artifacts=artifacts,
+            batch_size=batch_size, name=DYNAMODB_PROJECTION,
+        )  # fmt: skip
+        live.switch_to(new, old)
+        if old != settings.dynamodb_table:
+            time.sleep(2 * ACTIVE_TABLE_TTL)  # readers that still look at it have moved on
+            DynamoReadStore(settings.dynamodb_table, live.client, physical=old).drop()
+        return RebuildReport(
+            events, fresh.position(DYNAMODB_PROJECTION), time.perf_counter() - started
+        )
+    finally:
+        store.close()

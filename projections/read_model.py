@@ -45,6 +45,9 @@ class ReadModelProjector:
         self.store = store
         self.name = name
         self.artifacts = artifacts
+        # A store without transactions (DynamoDB) can be switched to a rebuilt table under a
+        # running projector: its runner re-reads the position while idle.
+        self.recheck_position = hasattr(store, "load_marks")
         # Replaying into empty tables (a rebuild), a document exists only if this projector
         # wrote it, so lookups of every other id can be skipped: most would find nothing.
         self._written: set[UUID] | None = set() if fresh else None

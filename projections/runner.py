@@ -142,6 +142,19 @@ class SubscriberRunner:
                 self._position = events[-1].position
                 self._progress.notify_all()
 
+    def _recheck_position(self) -> None:
+        """Take the recorded position again when it changed behind this runner's back (a
+        rebuild switched a store without transactions to a fresh table): nothing else would
+        tell, since only a refused commit raises PositionMoved, and an idle runner makes none."""
+        try:
+            stored = self.subscriber.position()
+        except Exception:  # the next batch reports what is wrong
+            return
+        if stored != self._position:
+            with self._handling, self._progress:
+                self._position = stored
+                self._progress.notify_all()
+
     def _run(self) -> None:
         backoff = 0.1
         woken = False  # by a local commit (not by the poll interval running out)
@@ -164,3 +177,5 @@ class SubscriberRunner:
             if processed < self.batch_size:
                 # A poll timeout always reads: other processes' commits wake nobody here.
                 woken = self._wakeup.wait(self.poll_interval)
+                if not woken and getattr(self.subscriber, "recheck_position", False):
+                    self._recheck_position()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -37,6 +38,10 @@ MAX_TRANSACTION_ITEMS = 100
 MAX_TRANSACTION_BYTES = 3_500_000  # of the 4 MB a transaction may carry
 _encode = msgspec.json.encode
 _TRADES = msgspec.json.Decoder(list[Trade])
+# Replicas notice a rebuild's switch to a new table within this many seconds; until then their
+# projector writes to the old one, and then catches the new one up from its own position.
+ACTIVE_TABLE_TTL = 2.0
+_CONTROL = {"pk": {"S": "CONTROL"}, "sk": {"S": "ACTIVE"}}
 
 
 def _s(value: str) -> dict[str, str]:
@@ -57,16 +62,50 @@ class DynamoReadStore:
 
     inline_reads = False  # every read is a network round trip: handlers use a thread
 
-    def __init__(self, table: str, client: Any | None = None) -> None:
-        self.table = table
+    def __init__(self, table: str, client: Any | None = None, *, physical: str = "") -> None:
+        """`table` is the configured name; the documents live in the table its CONTROL item
+        names (itself at first, a rebuilt one after `tradai projections rebuild`). With
+        `physical`, this store works on that table only (a rebuild filling a fresh one)."""
+        self.base = table
         self.client = client or boto3.client("dynamodb")
+        self._fixed = bool(physical)
+        self._active = physical or table
+        self._checked_at = -ACTIVE_TABLE_TTL
         self._marks: dict[UUID, int] = {}
         self._lock = threading.Lock()
+
+    @property
+    def table(self) -> str:
+        """The table holding the documents now (looked up at most every few seconds)."""
+        now = time.monotonic()
+        if not self._fixed and now - self._checked_at >= ACTIVE_TABLE_TTL:
+            item = self.client.get_item(TableName=self.base, Key=_CONTROL, ConsistentRead=True).get(
+                "Item"
+            )
+            self._active = item["table"]["S"] if item else self.base
+            self._checked_at = now
+        return self._active
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def create(self) -> None:
-        ensure_table(self.client, self.table)
+        ensure_table(self.client, self.base)
+        if self._active != self.base:
+            ensure_table(self.client, self._active)
+
+    def switch_to(self, new: str, old: str) -> None:
+        """Make `new` the table that answers, if `old` still is (a rebuild's last step)."""
+        try:
+            self.client.put_item(
+                TableName=self.base,
+                Item=_CONTROL | {"table": _s(new)},
+                ConditionExpression="attribute_not_exists(pk) OR #t = :old",
+                ExpressionAttributeNames={"#t": "table"},
+                ExpressionAttributeValues={":old": _s(old)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise RuntimeError(f"another rebuild switched {self.base} away from {old}") from None
+        self._active, self._checked_at = new, time.monotonic()
 
     def drop(self) -> None:
         delete_table(self.client, self.table)
@@ -76,7 +115,7 @@ class DynamoReadStore:
 
     def reset(self) -> None:
         """Delete every item (a fresh, empty read model)."""
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._scan()]
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._scan() if i["pk"]["S"] != "CONTROL"]
         for start in range(0, len(keys), 25):
             requests = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
             self._batch_write(requests)
@@ -242,7 +281,7 @@ class DynamoReadStore:
         for item in self._scan():
             pk, sk = item["pk"]["S"], item["sk"]["S"]
             prefix, _, key = pk.partition("#")
-            if "#PART#" in sk or prefix == "POSITION":
+            if "#PART#" in sk or prefix in ("POSITION", "CONTROL"):
                 continue
             data = self._bytes(item)
             if sk == "DOC":
