@@ -136,6 +136,29 @@ def kafka_relay(events: int, seconds: float) -> list[Figure]:
     ]  # fmt: skip
 
 
+def dynamodb_read_model(events: int, seconds: int) -> list[Figure]:
+    """Queries from DynamoDB Local next to SQL (same run), and the projector into each."""
+    from bench import dynamodb
+
+    loads = dynamodb.query_throughput(seconds)
+    (d_one, d_list), (s_one, s_list) = loads["dynamodb"], loads["sql"]
+    into_dynamo, into_sql = dynamodb.projector_rate(events)
+    return [
+        Figure(
+            "GET /backtests/{id}, DynamoDB Local", _load(d_one), f"{_load(s_one)} SQL",
+            d_one.requests_per_second / s_one.requests_per_second, "(reported)", None,
+        ),
+        Figure(
+            "GET /backtests?status=, DynamoDB Local", _load(d_list), f"{_load(s_list)} SQL",
+            d_list.requests_per_second / s_list.requests_per_second, "(reported)", None,
+        ),
+        Figure(
+            f"projector into DynamoDB Local ({events:,})", f"{into_dynamo:,.0f} events/s",
+            f"{into_sql:,.0f} events/s into SQLite", into_dynamo / into_sql, "(reported)", None,
+        ),
+    ]  # fmt: skip
+
+
 def _load(load: Load) -> str:
     errors = f", {load.errors} errors" if load.errors else ""
     return f"{load.requests_per_second:,.0f} req/s, p99 {load.p99_ms:.1f} ms{errors}"

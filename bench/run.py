@@ -18,7 +18,16 @@ def main() -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["http", "contention", "freshness", "rebuild", "kafka", "backtests", "memory"],
+        choices=[
+            "http",
+            "contention",
+            "freshness",
+            "rebuild",
+            "kafka",
+            "dynamodb",
+            "backtests",
+            "memory",
+        ],
         help="measure only this part (repeat for several)",
     )
     args = parser.parse_args()
@@ -31,6 +40,7 @@ def main() -> None:
         ("freshness", lambda: figures.freshness(200 if args.quick else 1000)),
         ("rebuild", lambda: figures.rebuild(30_000 if args.quick else 150_000)),
         ("kafka", lambda: figures.kafka_relay(20_000 if args.quick else 100_000, seconds)),
+        ("dynamodb", lambda: figures.dynamodb_read_model(4_000 if args.quick else 20_000, seconds)),
         ("backtests", lambda: figures.backtests(1 if args.quick else 3)),
         ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
     ):

@@ -17,6 +17,8 @@ import contextlib
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -36,6 +38,7 @@ T = TypeVar("T")
 MAX_PART_BYTES = 350_000  # DynamoDB's item limit is 400 KB, keys and attributes included
 MAX_TRANSACTION_ITEMS = 100
 MAX_TRANSACTION_BYTES = 3_500_000  # of the 4 MB a transaction may carry
+WRITE_THREADS = 8
 _encode = msgspec.json.encode
 _TRADES = msgspec.json.Decoder(list[Trade])
 # Replicas notice a rebuild's switch to a new table within this many seconds; until then their
@@ -73,6 +76,7 @@ class DynamoReadStore:
         self._checked_at = -ACTIVE_TABLE_TTL
         self._marks: dict[UUID, int] = {}
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def table(self) -> str:
@@ -153,43 +157,38 @@ class DynamoReadStore:
 
     def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         marks = changes.marks
-        items: list[tuple[str, str, bytes, int, dict[str, Any]]] = []
+        items: list[_Item] = []
+        # Per group (one aggregate's documents), derived documents come before the aggregate's
+        # own: a group is written in one transaction, so they land together.
         for job_id, result in changes.results.items():
-            items.append(
-                (f"JOB#{job_id}", "RESULT", _encode(result), marks.get(job_id, position), {})
-            )
+            mark = marks.get(job_id, position)
+            items.append(_Item(f"JOB#{job_id}", "RESULT", _encode(result), mark, {}))
         for job_id, trades in changes.trades.items():
-            items.append(
-                (f"JOB#{job_id}", "TRADES", _encode(trades), marks.get(job_id, position), {})
-            )
+            mark = marks.get(job_id, position)
+            items.append(_Item(f"JOB#{job_id}", "TRADES", _encode(trades), mark, {}))
         for pid, promotion in changes.promotions.items():
-            items.append(
-                (f"PROMOTION#{pid}", "DOC", _encode(promotion), marks.get(pid, position),
-                 _promotion_indexes(promotion))
-            )  # fmt: skip
+            group = f"VERSION#{strategy_version_id(promotion.strategy, promotion.version)}"
+            indexes = _promotion_indexes(promotion)
+            mark = marks.get(pid, position)
+            items.append(_Item(f"PROMOTION#{pid}", "DOC", _encode(promotion), mark, indexes, group))
         for vid, version in changes.versions.items():
             indexes = {
                 "l3pk": _s(f"VERSIONS#{version.name}"),
                 "l3sk": _s(f"{version.version:010d}"),
             }
             items.append(
-                (f"VERSION#{vid}", "DOC", _encode(version), marks.get(vid, position), indexes)
+                _Item(f"VERSION#{vid}", "DOC", _encode(version), marks.get(vid, position), indexes)
             )
         for sid, strategy in changes.strategies.items():
             indexes = {"l1pk": _s("STRATEGIES"), "l1sk": _s(strategy.name)}
             items.append(
-                (f"STRATEGY#{sid}", "DOC", _encode(strategy), marks.get(sid, position), indexes)
-            )
-        for job_id, job in changes.jobs.items():
-            items.append(
-                (
-                    f"JOB#{job_id}",
-                    "DOC",
-                    _encode(job),
-                    marks.get(job_id, position),
-                    _job_indexes(job),
+                _Item(
+                    f"STRATEGY#{sid}", "DOC", _encode(strategy), marks.get(sid, position), indexes
                 )
             )
+        for job_id, job in changes.jobs.items():
+            mark = marks.get(job_id, position)
+            items.append(_Item(f"JOB#{job_id}", "DOC", _encode(job), mark, _job_indexes(job)))
         if self.position(projection) != expected:  # a refused commit writes nothing
             raise PositionMoved(f"{projection} is not at {expected}")
         self._write_guarded(items, self._position_put(projection, expected, position))
@@ -421,41 +420,53 @@ class DynamoReadStore:
             if not start:
                 return
 
-    def _write_guarded(
-        self, items: list[tuple[str, str, bytes, int, dict[str, Any]]], position: dict[str, Any]
-    ) -> None:
+    def _write_guarded(self, items: list[_Item], position: dict[str, Any]) -> None:
         """Put each document unless the table holds it at the same or a later mark, then move
-        the position; in one transaction when they fit (up to 100 items)."""
-        puts: list[dict[str, Any]] = []
-        for pk, sk, doc, mark, indexes in items:
-            item = _key(pk, sk) | {"mark": {"N": str(mark)}} | indexes
-            if len(doc) <= MAX_PART_BYTES:
-                item["doc"] = {"B": doc}
-            else:  # parts first, under the mark's own keys: a stale writer cannot mix them
-                pieces = [doc[i : i + MAX_PART_BYTES] for i in range(0, len(doc), MAX_PART_BYTES)]
-                parts = [_key(pk, f"{sk}#PART#{mark}#{n:04d}") | {"doc": {"B": c}}
-                         for n, c in enumerate(pieces)]  # fmt: skip
-                self._batch_write([{"PutRequest": {"Item": part}} for part in parts])
-                item["parts"] = {"N": str(len(pieces))}
-            puts.append(
-                {
-                    "TableName": self.table,
-                    "Item": item,
-                    "ConditionExpression": "attribute_not_exists(pk) OR mark < :mark",
-                    "ExpressionAttributeValues": {":mark": {"N": str(mark)}},
-                }
-            )
-        for chunk in _transactions([*puts, position]):
-            try:
-                self.client.transact_write_items(TransactItems=[{"Put": p} for p in chunk])
-            except self.client.exceptions.TransactionCanceledException:
-                stale = self.client.exceptions.ConditionalCheckFailedException
-                for put in chunk:  # a stale item (or a moved position): one by one
-                    if put is position:
-                        self._put_position(position)
-                    else:
-                        with contextlib.suppress(stale):
-                            self.client.put_item(**put)
+        the position: all in one transaction when they fit (up to 100 items); otherwise the
+        transactions (whole groups each) go out at once on several threads, which is what
+        DynamoDB's latency calls for, and the position moves when every one succeeded."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for entry in items:
+            groups.setdefault(entry.group or entry.pk, []).append(self._guarded_put(entry))
+        transactions = list(_transactions(list(groups.values())))
+        if len(transactions) <= 1 and sum(map(len, transactions)) < MAX_TRANSACTION_ITEMS:
+            self._transact([*(transactions[0] if transactions else []), position], position)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="dynamodb-write")
+        for done in [self._pool.submit(self._transact, chunk, None) for chunk in transactions]:
+            done.result()  # the first failure raises: the position stays, the batch is retried
+        self._put_position(position)
+
+    def _guarded_put(self, entry: _Item) -> dict[str, Any]:
+        item = _key(entry.pk, entry.sk) | {"mark": {"N": str(entry.mark)}} | entry.indexes
+        doc = entry.doc
+        if len(doc) <= MAX_PART_BYTES:
+            item["doc"] = {"B": doc}
+        else:  # parts first, under the mark's own keys: a stale writer cannot mix them
+            pieces = [doc[i : i + MAX_PART_BYTES] for i in range(0, len(doc), MAX_PART_BYTES)]
+            parts = [_key(entry.pk, f"{entry.sk}#PART#{entry.mark}#{n:04d}") | {"doc": {"B": c}}
+                     for n, c in enumerate(pieces)]  # fmt: skip
+            self._batch_write([{"PutRequest": {"Item": part}} for part in parts])
+            item["parts"] = {"N": str(len(pieces))}
+        return {
+            "TableName": self.table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(pk) OR mark < :mark",
+            "ExpressionAttributeValues": {":mark": {"N": str(entry.mark)}},
+        }
+
+    def _transact(self, puts: list[dict[str, Any]], position: dict[str, Any] | None) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=[{"Put": p} for p in puts])
+        except self.client.exceptions.TransactionCanceledException:
+            stale = self.client.exceptions.ConditionalCheckFailedException
+            for put in puts:  # a stale item (or a moved position): one by one
+                if put is position:
+                    self._put_position(position)
+                else:
+                    with contextlib.suppress(stale):
+                        self.client.put_item(**put)
 
     def _position_put(self, projection: str, expected: int, position: int) -> dict[str, Any]:
         return {
@@ -496,17 +507,29 @@ def _promotion_indexes(promotion: PromotionView) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _transactions(puts: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def _transactions(groups: list[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+    """Whole groups packed into transactions within DynamoDB's item and size limits."""
     chunk: list[dict[str, Any]] = []
     size = 0
-    for put in puts:
-        item_size = sum(len(str(v)) for v in put["Item"].values())
-        if chunk and (
-            len(chunk) == MAX_TRANSACTION_ITEMS or size + item_size > MAX_TRANSACTION_BYTES
-        ):
+    for group in groups:
+        group_size = sum(len(str(v)) for put in group for v in put["Item"].values())
+        full = len(chunk) + len(group) > MAX_TRANSACTION_ITEMS - 1
+        if chunk and (full or size + group_size > MAX_TRANSACTION_BYTES):
             yield chunk
             chunk, size = [], 0
-        chunk.append(put)
-        size += item_size
+        chunk += group
+        size += group_size
     if chunk:
         yield chunk
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One document to write: its key, bytes, mark, index keys, and the group it lands with."""
+
+    pk: str
+    sk: str
+    doc: bytes
+    mark: int
+    indexes: dict[str, Any]
+    group: str = ""
