@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,9 @@ GIL_SWITCH_INTERVAL_SECONDS = 0.001
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="TradAI Backend")
 projections_cli = typer.Typer(no_args_is_help=True, help="Read models built from the event store.")
-events_cli = typer.Typer(no_args_is_help=True, help="The stored event types.")
+events_cli = typer.Typer(
+    no_args_is_help=True, help="The stored event types, and the events on Kafka."
+)
 data_cli = typer.Typer(no_args_is_help=True, help="Market data (candles) for backtests.")
 cli.add_typer(backtest_cli, name="backtest")
 cli.add_typer(strategy_cli, name="strategy")
@@ -113,6 +115,135 @@ def event_schemas() -> None:
     from app.event_catalog import event_schemas as schemas
 
     typer.echo(json.dumps(schemas(), indent=2, sort_keys=True))
+
+
+@events_cli.command("tail")
+def events_tail(
+    from_beginning: Annotated[
+        bool,
+        typer.Option(
+            "--from-beginning", help="start at the oldest event kept where the group has no offset"
+        ),
+    ] = False,
+    group: Annotated[
+        str | None,
+        typer.Option(help="consumer group: resumes where it last committed (default: a new one)"),
+    ] = None,
+    type_pattern: Annotated[
+        str | None,
+        typer.Option("--type", help="only event types matching this glob, e.g. 'BacktestJob.*'"),
+    ] = None,
+    bootstrap_servers: Annotated[
+        str | None, typer.Option(help="host:port,... (default: BACKEND_KAFKA_BOOTSTRAP_SERVERS)")
+    ] = None,
+    topic_prefix: Annotated[
+        str | None, typer.Option(help="topics <prefix>.* (default: BACKEND_KAFKA_TOPIC_PREFIX)")
+    ] = None,
+    max_events: Annotated[
+        int | None, typer.Option(min=1, help="stop after printing this many")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=0.0, help="stop after this many seconds")
+    ] = None,
+) -> None:
+    """Print the events published to Kafka as they come, one JSON line each (the message value),
+    once per event_id; offsets are committed after printing. Ctrl-C or SIGTERM stops."""
+    import asyncio
+    import os
+    import uuid
+
+    settings = _settings()
+    servers = bootstrap_servers or settings.kafka_bootstrap_servers
+    if not servers:
+        typer.echo(
+            "error: no Kafka brokers given: pass --bootstrap-servers host:port "
+            "or set BACKEND_KAFKA_BOOTSTRAP_SERVERS",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from adapters.kafka.consumer import BrokerUnavailable
+    from adapters.kafka.producer import KafkaConfig
+
+    config = KafkaConfig(
+        bootstrap_servers=servers,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=settings.kafka_sasl_password,
+    )
+    tail = _tail(
+        config.client_options(),
+        group or f"tradai-tail-{uuid.uuid4().hex[:12]}",
+        topic_prefix or settings.kafka_topic_prefix,
+        from_beginning,
+        type_pattern,
+        max_events,
+        timeout,
+    )
+    try:
+        asyncio.run(tail)
+    except BrokerUnavailable as error:
+        typer.echo(
+            f"error: cannot reach Kafka at {servers} ({error}); is the broker running there?",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+async def _tail(
+    options: dict[str, Any],
+    group: str,
+    prefix: str,
+    from_beginning: bool,
+    type_pattern: str | None,
+    max_events: int | None,
+    timeout: float | None,
+) -> None:
+    import asyncio
+    import re
+    import signal
+    from fnmatch import fnmatchcase
+
+    from adapters.kafka.consumer import Delivery, EventConsumer, SeenEventIds
+
+    out = sys.stdout.buffer
+    printed = 0
+
+    async def show(delivery: Delivery) -> None:
+        nonlocal printed
+        if type_pattern is None or fnmatchcase(delivery.event.type, type_pattern):
+            out.write(delivery.value + b"\n")
+            out.flush()
+            printed += 1
+            if max_events is not None and printed >= max_events:
+                consumer.stop()
+
+    consumer = EventConsumer(
+        show,
+        group_id=group,
+        pattern=rf"^{re.escape(prefix)}\.",
+        dedupe=SeenEventIds(),
+        from_beginning=from_beginning,
+        # Tansu forms a group in about half the session timeout (5 s at aiokafka's default);
+        # 6 s is the least Kafka accepts
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+        **options,
+    )
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        consumer.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)  # a second Ctrl-C stops at once
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupted)
+    if timeout is not None:
+        loop.call_later(timeout, consumer.stop)
+    await consumer.run()
 
 
 @data_cli.command("generate")
