@@ -98,15 +98,26 @@ def rebuild(
         typer.Option(help="processes replaying at once (default: one per core, at most 4)", min=1),
     ] = None,
 ) -> None:
-    """Replay the event store into fresh read-model tables, then swap them in."""
+    """Replay the event store into fresh read-model tables, then swap them in (and, with
+    BACKEND_DYNAMODB_TABLE, into a fresh DynamoDB table, then switch to it)."""
     from app.rebuild import default_workers, rebuild_and_swap
 
-    report = rebuild_and_swap(_settings(), batch_size, workers or default_workers())
+    settings = _settings()
+    report = rebuild_and_swap(settings, batch_size, workers or default_workers())
     rate = report.events / report.seconds if report.seconds else 0.0
     typer.echo(
         f"rebuilt the read model from {report.events} events up to position {report.position} "
         f"in {report.seconds:.2f} s ({rate:,.0f} events/s)"
     )
+    if settings.dynamodb_table:
+        from app.rebuild import rebuild_dynamodb
+
+        report = rebuild_dynamodb(settings, min(batch_size, 500))
+        rate = report.events / report.seconds if report.seconds else 0.0
+        typer.echo(
+            f"rebuilt the DynamoDB read model from {report.events} events up to position "
+            f"{report.position} in {report.seconds:.2f} s ({rate:,.0f} events/s)"
+        )
 
 
 @events_cli.command("schemas")
