@@ -61,7 +61,7 @@ unit: install
 
 # Benchmarks (bench/): each figure next to a baseline measured in the same run. wrk is the load
 # generator (Debian package), installed here when missing.
-bench: install
+bench: install node_modules/.installed java
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.run
 
