@@ -16,10 +16,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -27,6 +25,18 @@ import boto3
 import msgspec
 
 from adapters import cursors
+from adapters.dynamodb.items import (
+    CONTROL,
+    MAX_PART_BYTES,
+    MAX_TRANSACTION_ITEMS,
+    Item,
+    item_key,
+    job_indexes,
+    promotion_indexes,
+    s,
+    transactions,
+)
+from adapters.dynamodb.requests import TableRequests
 from adapters.dynamodb.table import INDEXES, delete_table, ensure_table
 from commands.promotion_views import PromotionView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
@@ -35,32 +45,15 @@ from projections.ports import Changes, Page, PositionMoved
 from projections.results import BacktestResultView, Trade
 
 T = TypeVar("T")
-MAX_PART_BYTES = 350_000  # DynamoDB's item limit is 400 KB, keys and attributes included
-MAX_TRANSACTION_ITEMS = 100
-MAX_TRANSACTION_BYTES = 3_500_000  # of the 4 MB a transaction may carry
 WRITE_THREADS = 8
 _encode = msgspec.json.encode
 _TRADES = msgspec.json.Decoder(list[Trade])
 # Replicas notice a rebuild's switch to a new table within this many seconds; until then their
 # projector writes to the old one, and then catches the new one up from its own position.
 ACTIVE_TABLE_TTL = 2.0
-_CONTROL = {"pk": {"S": "CONTROL"}, "sk": {"S": "ACTIVE"}}
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _key(pk: str, sk: str = "DOC") -> dict[str, dict[str, str]]:
-    return {"pk": _s(pk), "sk": _s(sk)}
-
-
-def _newest(at: datetime, key: UUID) -> str:
-    """A sort key that orders like the SQL store's keyset: (microseconds, id)."""
-    return f"{int(at.timestamp() * 1_000_000):020d}#{key}"
-
-
-class DynamoReadStore:
+class DynamoReadStore(TableRequests):
     """Read model in one DynamoDB table (adapters/dynamodb/table.py has the item layout)."""
 
     inline_reads = False  # every read is a network round trip: handlers use a thread
@@ -83,7 +76,7 @@ class DynamoReadStore:
         """The table holding the documents now (looked up at most every few seconds)."""
         now = time.monotonic()
         if not self._fixed and now - self._checked_at >= ACTIVE_TABLE_TTL:
-            item = self.client.get_item(TableName=self.base, Key=_CONTROL, ConsistentRead=True).get(
+            item = self.client.get_item(TableName=self.base, Key=CONTROL, ConsistentRead=True).get(
                 "Item"
             )
             self._active = item["table"]["S"] if item else self.base
@@ -102,10 +95,10 @@ class DynamoReadStore:
         try:
             self.client.put_item(
                 TableName=self.base,
-                Item=_CONTROL | {"table": _s(new)},
+                Item=CONTROL | {"table": s(new)},
                 ConditionExpression="attribute_not_exists(pk) OR #t = :old",
                 ExpressionAttributeNames={"#t": "table"},
-                ExpressionAttributeValues={":old": _s(old)},
+                ExpressionAttributeValues={":old": s(old)},
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             raise RuntimeError(f"another rebuild switched {self.base} away from {old}") from None
@@ -135,7 +128,8 @@ class DynamoReadStore:
     def save_position(self, projection: str, position: int) -> None:
         self.client.put_item(
             TableName=self.table,
-            Item=_key(f"POSITION#{projection}", "POSITION") | {"position": {"N": str(position)}},
+            Item=item_key(f"POSITION#{projection}", "POSITION")
+            | {"position": {"N": str(position)}},
         )
 
     def load_jobs(self, ids: Collection[UUID]) -> dict[UUID, BacktestJobView]:
@@ -157,38 +151,36 @@ class DynamoReadStore:
 
     def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         marks = changes.marks
-        items: list[_Item] = []
+        items: list[Item] = []
         # Per group (one aggregate's documents), derived documents come before the aggregate's
         # own: a group is written in one transaction, so they land together.
         for job_id, result in changes.results.items():
             mark = marks.get(job_id, position)
-            items.append(_Item(f"JOB#{job_id}", "RESULT", _encode(result), mark, {}))
+            items.append(Item(f"JOB#{job_id}", "RESULT", _encode(result), mark, {}))
         for job_id, trades in changes.trades.items():
             mark = marks.get(job_id, position)
-            items.append(_Item(f"JOB#{job_id}", "TRADES", _encode(trades), mark, {}))
+            items.append(Item(f"JOB#{job_id}", "TRADES", _encode(trades), mark, {}))
         for pid, promotion in changes.promotions.items():
             group = f"VERSION#{strategy_version_id(promotion.strategy, promotion.version)}"
-            indexes = _promotion_indexes(promotion)
+            indexes = promotion_indexes(promotion)
             mark = marks.get(pid, position)
-            items.append(_Item(f"PROMOTION#{pid}", "DOC", _encode(promotion), mark, indexes, group))
+            items.append(Item(f"PROMOTION#{pid}", "DOC", _encode(promotion), mark, indexes, group))
         for vid, version in changes.versions.items():
             indexes = {
-                "l3pk": _s(f"VERSIONS#{version.name}"),
-                "l3sk": _s(f"{version.version:010d}"),
+                "l3pk": s(f"VERSIONS#{version.name}"),
+                "l3sk": s(f"{version.version:010d}"),
             }
             items.append(
-                _Item(f"VERSION#{vid}", "DOC", _encode(version), marks.get(vid, position), indexes)
+                Item(f"VERSION#{vid}", "DOC", _encode(version), marks.get(vid, position), indexes)
             )
         for sid, strategy in changes.strategies.items():
-            indexes = {"l1pk": _s("STRATEGIES"), "l1sk": _s(strategy.name)}
+            indexes = {"l1pk": s("STRATEGIES"), "l1sk": s(strategy.name)}
             items.append(
-                _Item(
-                    f"STRATEGY#{sid}", "DOC", _encode(strategy), marks.get(sid, position), indexes
-                )
+                Item(f"STRATEGY#{sid}", "DOC", _encode(strategy), marks.get(sid, position), indexes)
             )
         for job_id, job in changes.jobs.items():
             mark = marks.get(job_id, position)
-            items.append(_Item(f"JOB#{job_id}", "DOC", _encode(job), mark, _job_indexes(job)))
+            items.append(Item(f"JOB#{job_id}", "DOC", _encode(job), mark, job_indexes(job)))
         if self.position(projection) != expected:  # a refused commit writes nothing
             raise PositionMoved(f"{projection} is not at {expected}")
         self._write_guarded(items, self._position_put(projection, expected, position))
@@ -220,10 +212,10 @@ class DynamoReadStore:
         return self._document(f"STRATEGY#{strategy_id(name)}", "DOC", StrategyView)
 
     def list_strategies(self, *, limit: int, cursor: str | None) -> Page:
-        condition, values = "l1pk = :p", {":p": _s("STRATEGIES")}
+        condition, values = "l1pk = :p", {":p": s("STRATEGIES")}
         if cursor:
             condition += " AND l1sk > :after"
-            values[":after"] = _s(cursors.decode_name_cursor(cursor))
+            values[":after"] = s(cursors.decode_name_cursor(cursor))
         items = self._query("lists", condition, values, forward=True, limit=limit + 1)
         found = [self._decode(i, StrategyView) for i in items]
         page = found[:limit]
@@ -238,9 +230,7 @@ class DynamoReadStore:
         )
 
     def list_versions(self, name: str) -> Sequence[StrategyVersionView]:
-        items = self._query(
-            "by_strategy", "l3pk = :p", {":p": _s(f"VERSIONS#{name}")}, forward=True
-        )
+        items = self._query("by_strategy", "l3pk = :p", {":p": s(f"VERSIONS#{name}")}, forward=True)
         return [self._decode(i, StrategyVersionView) for i in items]
 
     def get_result(self, job_id: UUID) -> BacktestResultView | None:
@@ -296,36 +286,13 @@ class DynamoReadStore:
 
     def _load(self, kind: str, ids: Collection[UUID], cls: type[T]) -> dict[UUID, T]:
         found: dict[UUID, T] = {}
-        keys = [_key(f"{kind}#{i}") for i in ids]
+        keys = [item_key(f"{kind}#{i}") for i in ids]
         for item in self._batch_get(keys):
             key = UUID(item["pk"]["S"].partition("#")[2])
             found[key] = self._decode(item, cls)
             with self._lock:
                 self._marks[key] = int(item["mark"]["N"])
         return found
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
-            }
-            while request:
-                answer = self.client.batch_get_item(RequestItems=request)
-                yield from answer["Responses"].get(self.table, [])
-                request = answer.get("UnprocessedKeys") or {}
-
-    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        pending: dict[str, Any] = {self.table: requests}
-        while pending:
-            pending = (
-                self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            )
-
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.client.get_item(
-            TableName=self.table, Key=_key(pk, sk), ConsistentRead=True
-        ).get("Item")
-        return item
 
     def _document(self, pk: str, sk: str, cls: type[T]) -> T | None:
         item = self._get(pk, sk)
@@ -342,63 +309,15 @@ class DynamoReadStore:
         parts = self._query_table(pk, f"{sk}#PART#{mark}#")
         return b"".join(bytes(p["doc"]["B"]) for p in parts)
 
-    def _query_table(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while True:
-            args: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-                "ExpressionAttributeValues": {":p": _s(pk), ":s": _s(sk_prefix)},
-                "ConsistentRead": True,
-            }
-            if start:
-                args["ExclusiveStartKey"] = start
-            answer = self.client.query(**args)
-            found += answer["Items"]
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                return found
-
-    def _query(
-        self,
-        index: str,
-        condition: str,
-        values: dict[str, Any],
-        *,
-        forward: bool,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while limit is None or len(found) < limit:
-            args: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": index,
-                "KeyConditionExpression": condition,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": forward,
-            }
-            if limit is not None:
-                args["Limit"] = limit - len(found)
-            if start:
-                args["ExclusiveStartKey"] = start
-            answer = self.client.query(**args)
-            found += answer["Items"]
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                break
-        return found
-
     def _newest_first(
         self, index: str, key: str, limit: int, cursor: str | None, cls: type[T]
     ) -> Page:
         pk, sk = INDEXES[index]
-        condition, values = f"{pk} = :p", {":p": _s(key)}
+        condition, values = f"{pk} = :p", {":p": s(key)}
         if cursor:
             micros, tiebreak = cursors.decode_job_cursor(cursor)
             condition += f" AND {sk} < :before"
-            values[":before"] = _s(f"{micros:020d}#{tiebreak}")
+            values[":before"] = s(f"{micros:020d}#{tiebreak}")
         items = self._query(index, condition, values, forward=False, limit=limit + 1)
         page = items[:limit]
         next_cursor = None
@@ -408,19 +327,7 @@ class DynamoReadStore:
         documents: list[Any] = [self._decode(i, cls) for i in page]
         return Page(items=documents, next_cursor=next_cursor)
 
-    def _scan(self) -> Iterator[dict[str, Any]]:
-        start: dict[str, Any] | None = None
-        while True:
-            args: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
-            if start:
-                args["ExclusiveStartKey"] = start
-            answer = self.client.scan(**args)
-            yield from answer["Items"]
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                return
-
-    def _write_guarded(self, items: list[_Item], position: dict[str, Any]) -> None:
+    def _write_guarded(self, items: list[Item], position: dict[str, Any]) -> None:
         """Put each document unless the table holds it at the same or a later mark, then move
         the position: all in one transaction when they fit (up to 100 items); otherwise the
         transactions (whole groups each) go out at once on several threads, which is what
@@ -428,24 +335,24 @@ class DynamoReadStore:
         groups: dict[str, list[dict[str, Any]]] = {}
         for entry in items:
             groups.setdefault(entry.group or entry.pk, []).append(self._guarded_put(entry))
-        transactions = list(_transactions(list(groups.values())))
-        if len(transactions) <= 1 and sum(map(len, transactions)) < MAX_TRANSACTION_ITEMS:
-            self._transact([*(transactions[0] if transactions else []), position], position)
+        packed = list(transactions(list(groups.values())))
+        if len(packed) <= 1 and sum(map(len, packed)) < MAX_TRANSACTION_ITEMS:
+            self._transact([*(packed[0] if packed else []), position], position)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="dynamodb-write")
-        for done in [self._pool.submit(self._transact, chunk, None) for chunk in transactions]:
+        for done in [self._pool.submit(self._transact, chunk, None) for chunk in packed]:
             done.result()  # the first failure raises: the position stays, the batch is retried
         self._put_position(position)
 
-    def _guarded_put(self, entry: _Item) -> dict[str, Any]:
-        item = _key(entry.pk, entry.sk) | {"mark": {"N": str(entry.mark)}} | entry.indexes
+    def _guarded_put(self, entry: Item) -> dict[str, Any]:
+        item = item_key(entry.pk, entry.sk) | {"mark": {"N": str(entry.mark)}} | entry.indexes
         doc = entry.doc
         if len(doc) <= MAX_PART_BYTES:
             item["doc"] = {"B": doc}
         else:  # parts first, under the mark's own keys: a stale writer cannot mix them
             pieces = [doc[i : i + MAX_PART_BYTES] for i in range(0, len(doc), MAX_PART_BYTES)]
-            parts = [_key(entry.pk, f"{entry.sk}#PART#{entry.mark}#{n:04d}") | {"doc": {"B": c}}
+            parts = [item_key(entry.pk, f"{entry.sk}#PART#{entry.mark}#{n:04d}") | {"doc": {"B": c}}
                      for n, c in enumerate(pieces)]  # fmt: skip
             self._batch_write([{"PutRequest": {"Item": part}} for part in parts])
             item["parts"] = {"N": str(len(pieces))}
@@ -471,7 +378,8 @@ class DynamoReadStore:
     def _position_put(self, projection: str, expected: int, position: int) -> dict[str, Any]:
         return {
             "TableName": self.table,
-            "Item": _key(f"POSITION#{projection}", "POSITION") | {"position": {"N": str(position)}},
+            "Item": item_key(f"POSITION#{projection}", "POSITION")
+            | {"position": {"N": str(position)}},
             "ConditionExpression": "(attribute_not_exists(pk) AND :expected = :zero) "
             "OR #p = :expected",
             "ExpressionAttributeNames": {"#p": "position"},
@@ -489,47 +397,5 @@ class DynamoReadStore:
             raise PositionMoved(f"{name} moved while its documents were written") from None
 
 
-def _job_indexes(job: BacktestJobView) -> dict[str, Any]:
-    order = _s(_newest(job.submitted_at, job.id))
-    return {
-        "l1pk": _s("JOBS"), "l1sk": order,
-        "l2pk": _s(f"JOBS#{job.status}"), "l2sk": order,
-        "l3pk": _s(f"JOBS#{job.strategy}"), "l3sk": order,
-        "l4pk": _s(f"JOBS#{job.status}#{job.strategy}"), "l4sk": order,
-    }  # fmt: skip
-
-
-def _promotion_indexes(promotion: PromotionView) -> dict[str, Any]:
-    order = _s(_newest(promotion.requested_at, promotion.id))
-    return {
-        "l1pk": _s("PROMOTIONS"), "l1sk": order,
-        "l2pk": _s(f"PROMOTIONS#{promotion.status}"), "l2sk": order,
-    }  # fmt: skip
-
-
-def _transactions(groups: list[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
-    """Whole groups packed into transactions within DynamoDB's item and size limits."""
-    chunk: list[dict[str, Any]] = []
-    size = 0
-    for group in groups:
-        group_size = sum(len(str(v)) for put in group for v in put["Item"].values())
-        full = len(chunk) + len(group) > MAX_TRANSACTION_ITEMS - 1
-        if chunk and (full or size + group_size > MAX_TRANSACTION_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk += group
-        size += group_size
-    if chunk:
-        yield chunk
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One document to write: its key, bytes, mark, index keys, and the group it lands with."""
-
-    pk: str
-    sk: str
-    doc: bytes
-    mark: int
-    indexes: dict[str, Any]
-    group: str = ""
+def _position_item(projection: str, position: int) -> dict[str, Any]:
+    return item_key(f"POSITION#{projection}", "POSITION") | {"position": {"N": str(position)}}
