@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
-from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.settings import Settings
+from app.storage import open_artifact_store
+from projections.ports import PositionMoved
 from projections.rebuild import (
     RebuildReport,
     catch_up,
@@ -44,7 +46,7 @@ def rebuild_and_swap(settings: Settings, batch_size: int = 2000, workers: int = 
     engine = create_engine(settings.resolved_read_model_url)
     try:
         fresh = SqlReadStore(engine, prefix=REBUILD_PREFIX)
-        artifacts = LocalArtifactStore(settings.artifacts_path)
+        artifacts = open_artifact_store(settings)
         if workers > 1 and not url.startswith("memory:"):
             report = rebuild_read_model_parallel(
                 lambda: open_event_store(url, create_tables=False),
@@ -95,7 +97,7 @@ def rebuild_dynamodb(settings: Settings, batch_size: int = 500) -> RebuildReport
         new = f"{settings.dynamodb_table}-{time.strftime('%Y%m%d%H%M%S')}"
         fresh = DynamoReadStore(settings.dynamodb_table, live.client, physical=new)
         fresh.create()
-        artifacts = LocalArtifactStore(settings.artifacts_path)
+        artifacts = open_artifact_store(settings)
         report = rebuild_read_model(
             store, fresh, artifacts=artifacts, batch_size=batch_size, name=DYNAMODB_PROJECTION
         )
@@ -104,9 +106,22 @@ def rebuild_dynamodb(settings: Settings, batch_size: int = 500) -> RebuildReport
             batch_size=batch_size, name=DYNAMODB_PROJECTION,
         )  # fmt: skip
         live.switch_to(new, old)
+        # Replicas go on writing to the old table until they look again (within the TTL), and
+        # read what they write: keep the new one caught up with the old meanwhile, so a replica
+        # that switches finds everything it already answered for.
+        previous = DynamoReadStore(settings.dynamodb_table, live.client, physical=old)
+        until = time.monotonic() + 2 * ACTIVE_TABLE_TTL
+        while time.monotonic() < until:
+            # A replica that switched writes to the new table too: whoever commits second
+            # finds the position moved and starts again from the one recorded.
+            with contextlib.suppress(PositionMoved):
+                events += catch_up(
+                    store, fresh, previous.position(DYNAMODB_PROJECTION), artifacts=artifacts,
+                    batch_size=batch_size, name=DYNAMODB_PROJECTION,
+                )  # fmt: skip
+            time.sleep(0.05)
         if old != settings.dynamodb_table:
-            time.sleep(2 * ACTIVE_TABLE_TTL)  # readers that still look at it have moved on
-            DynamoReadStore(settings.dynamodb_table, live.client, physical=old).drop()
+            previous.drop()  # every replica has moved on
         return RebuildReport(
             events, fresh.position(DYNAMODB_PROJECTION), time.perf_counter() - started
         )
