@@ -31,12 +31,8 @@ def server(tmp_path: Path, moto_server: MotoServer) -> Iterator[ServerProcess]:
         "BACKEND_DYNAMODB_TABLE": f"tradai-rebuild-{uuid.uuid4().hex[:8]}",
         "BACKEND_QUERY_STORE": "dynamodb",
     }
-    process = ServerProcess(tmp_path / "server", env)
-    process.start()
-    try:
+    with ServerProcess(tmp_path / "server", env) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def submit(client: httpx.Client, count: int) -> list[str]:

@@ -57,11 +57,8 @@ def server(tmp_path: Path, broker: KafkaBroker, prefix: str) -> Iterator[ServerP
         {"BACKEND_EXECUTOR": "memory", "BACKEND_SUBSCRIBER_POLL_INTERVAL": "0.2"}
         | kafka_env(broker, prefix),
     )
-    process.start()
-    try:
+    with process:
         yield process
-    finally:
-        process.stop()
 
 
 def ready(server: ServerProcess) -> httpx.Response:

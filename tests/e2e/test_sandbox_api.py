@@ -43,11 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     )
     process.data_dir.mkdir(parents=True, exist_ok=True)
     tradai(process, "seed")
-    process.start()
-    try:
+    with process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,13 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server not ready after {timeout} s:\n{self.log_path.read_text()}")
 
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
