@@ -6,11 +6,11 @@ import contextlib
 import os
 import time
 
+from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.settings import Settings
-from adapters.artifact_store import LocalArtifactStore
 from projections.ports import PositionMoved
 from projections.rebuild import (
     RebuildReport,
