@@ -1,9 +1,17 @@
-"""OHLCV candles in freqtrade's layout (<dir>/<exchange>/<BASE>_<QUOTE>-<tf>.feather)."""
+"""OHLCV candles in freqtrade's layout (<dir>/<exchange>/<BASE>_<QUOTE>-<tf>.feather).
+
+The candles live in a local directory, or in S3 (adapters/aws/s3_market_data.py) and are read
+through a local cache: either way `MarketData.root` is the directory freqtrade reads, after
+`sync` made the files a run needs local.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import msgspec
 
@@ -25,8 +33,70 @@ class Coverage(msgspec.Struct, frozen=True):
     covers_range: bool = False
 
 
+def candle_name(exchange: str, pair: str, timeframe: str) -> str:
+    """The file's path relative to the data directory (or to the S3 prefix)."""
+    name = f"{pair.replace('/', '_').replace(':', '_')}-{timeframe}.feather"
+    return str(PurePosixPath(exchange, name))
+
+
 def candle_file(datadir: Path, exchange: str, pair: str, timeframe: str) -> Path:
-    return datadir / exchange / f"{pair.replace('/', '_').replace(':', '_')}-{timeframe}.feather"
+    return datadir / candle_name(exchange, pair, timeframe)
+
+
+class MarketDataError(RuntimeError):
+    """The candles could not be fetched (S3 unreachable, no permission, ...); says which."""
+
+
+@dataclass
+class SyncReport:
+    """What one sync did, by candle file (relative names, as `candle_name` gives them)."""
+
+    downloaded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+class MarketData(Protocol):
+    """Where the candles come from; `root` is the local directory they are read from."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def sync(self, exchange: str, pairs: Sequence[str], timeframe: str) -> SyncReport:
+        """Make the candle files of these pairs local under `root` (and current), as far as
+        they exist; MarketDataError when the source cannot be reached."""
+
+    def describe(self) -> str: ...
+
+
+class LocalMarketData:
+    """Candles in a local directory: every file is where freqtrade reads it already."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def sync(self, exchange: str, pairs: Sequence[str], timeframe: str) -> SyncReport:
+        return SyncReport()
+
+    def describe(self) -> str:
+        return str(self._root)
+
+
+def availability(
+    data: MarketData,
+    exchange: str,
+    pairs: Sequence[str],
+    timeframe: str,
+    start: date,
+    end: date,
+) -> list[Coverage]:
+    """Each pair's coverage of [start, end), from the files synced first when they are remote."""
+    data.sync(exchange, pairs, timeframe)
+    return [coverage(data.root, exchange, pair, timeframe, start, end) for pair in pairs]
 
 
 def coverage(

@@ -14,13 +14,14 @@ from uuid import UUID
 
 import anyio
 
-from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
+from adapters.market_data import MarketData
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.batcher import CommandBatcher
 from app.secrets import jwt_secret
 from app.settings import Settings
+from app.storage import open_artifact_store, open_market_data
 from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
 from commands.idempotency import Outcome
@@ -32,7 +33,7 @@ from domain.promotion import GateThresholds
 from projections.execution_ports import WorkerPool
 from projections.executor import CancelWatcher, Executor
 from projections.live import Hub, LiveFeed
-from projections.ports import ReadModelQueries
+from projections.ports import ArtifactStore, ReadModelQueries
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 
@@ -64,7 +65,8 @@ class Container:
     store: EventStore
     read_store: QueryStore  # answers the queries (BACKEND_QUERY_STORE)
     sql_store: SqlReadStore  # the SQL read model; also keeps the executor's and relay's positions
-    artifacts: LocalArtifactStore
+    artifacts: ArtifactStore  # a local directory, or S3 (BACKEND_ARTIFACTS_URL)
+    market_data: MarketData  # a local directory, or S3 through a local cache
     backtests: BacktestCommands
     strategies: StrategyCommands
     promotions: PromotionCommands
@@ -154,7 +156,7 @@ class Container:
                 log.exception("lease keeping failed; trying again in %.1f s", interval)
 
 
-def _pool(settings: Settings) -> WorkerPool | None:
+def _pool(settings: Settings, market_data: MarketData) -> WorkerPool | None:
     if settings.executor == "off":
         return None
     if settings.executor == "memory":
@@ -164,13 +166,16 @@ def _pool(settings: Settings) -> WorkerPool | None:
     from adapters.freqtrade.pool import LocalWorkerPool, RunLimits
     from adapters.freqtrade.sandbox import Sandbox
 
-    sandbox = Sandbox.create(settings.sandbox, settings.market_data_path)
+    # The sandbox binds the local directory the candles are read from (S3's cache, when the
+    # data is in S3); the pool syncs the files each run needs into it before the run.
+    sandbox = Sandbox.create(settings.sandbox, market_data.root)
     if not sandbox.sandboxed:
         log.warning("BACKEND_SANDBOX=none: %s", sandbox.describe())
     return LocalWorkerPool(
         settings.worker_count,
         settings.data_path / "work",
-        settings.market_data_path,
+        market_data.root,
+        market_data=market_data,
         sandbox=sandbox,
         offline_markets=settings.offline_markets,
         limits=RunLimits(settings.run_time_limit_seconds, settings.run_memory_limit_mb),
@@ -213,7 +218,8 @@ def bootstrap(settings: Settings) -> Container:
     """Connect every part named by the settings; call start() to run the subscribers."""
     store = open_event_store(settings.resolved_event_store_url)
     sql_store = SqlReadStore(create_engine(settings.resolved_read_model_url))
-    artifacts = LocalArtifactStore(settings.artifacts_path)
+    artifacts = open_artifact_store(settings)
+    market_data = open_market_data(settings)
     sql_model = SubscriberRunner(
         ReadModelProjector(sql_store, artifacts=artifacts),
         store,
@@ -242,6 +248,7 @@ def bootstrap(settings: Settings) -> Container:
         read_store=read_store,
         sql_store=sql_store,
         artifacts=artifacts,
+        market_data=market_data,
         backtests=BacktestCommands(store),
         strategies=StrategyCommands(store),
         promotions=PromotionCommands(
@@ -265,7 +272,7 @@ def bootstrap(settings: Settings) -> Container:
         poll_interval=settings.subscriber_poll_interval,
     )
     container.subscribers.append(container.live_feed)
-    pool = _pool(settings)
+    pool = _pool(settings, market_data)
     container.sandbox = getattr(pool, "sandbox_description", None)
     if settings.kafka_bootstrap_servers:
         container.relay = kafka_relay(settings, store, sql_store)

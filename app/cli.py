@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -265,7 +266,10 @@ def data_generate(
     exchange: Annotated[str, typer.Option()] = "binance",
     overwrite: Annotated[bool, typer.Option(help="rewrite files that exist")] = False,
 ) -> None:
-    """Write sample candles in freqtrade's layout under BACKEND_MARKET_DATA_DIR."""
+    """Write sample candles in freqtrade's layout under BACKEND_MARKET_DATA_DIR (when that is
+    s3://bucket/prefix: made in a temporary directory and uploaded there, each file only if
+    missing unless --overwrite)."""
+    from adapters.market_data import MarketDataError
     from adapters.sample_data import generate
     from domain.errors import InvalidValue
     from domain.market import check_pair, check_timeframe, parse_timerange
@@ -279,23 +283,57 @@ def data_generate(
         frames = [t.strip() for t in timeframes.split(",") if t.strip()]
         for timeframe in frames:
             check_timeframe(timeframe)
-        written = generate(
-            settings.market_data_path, exchange, pair_list, frames, start, end, overwrite=overwrite
-        )
-    except (InvalidValue, ValueError) as error:
+        if settings.market_data_url:
+            count = _generate_into_s3(
+                settings, exchange, pair_list, frames, start, end, overwrite=overwrite
+            )
+            where = f"{settings.market_data_url.rstrip('/')}/{exchange}"
+        else:
+            root = settings.market_data_path
+            written = generate(root, exchange, pair_list, frames, start, end, overwrite=overwrite)
+            count, where = len(written), str(root / exchange)
+    except (InvalidValue, ValueError, MarketDataError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    where = settings.market_data_path / exchange
     typer.echo(
-        f"{len(written)} candle files written to {where}"
-        if written
-        else f"candles already in {where}"
+        f"{count} candle files written to {where}" if count else f"candles already in {where}"
     )
+
+
+def _generate_into_s3(
+    settings: Settings,
+    exchange: str,
+    pairs: list[str],
+    timeframes: list[str],
+    start: date,
+    end: date,
+    *,
+    overwrite: bool,
+) -> int:
+    """Sample candles made locally, then uploaded to the S3 prefix; returns the files uploaded."""
+    import tempfile
+    from pathlib import Path
+
+    from adapters.aws.s3_market_data import S3MarketData
+    from adapters.market_data import candle_name
+    from adapters.sample_data import generate
+
+    remote = S3MarketData(settings.market_data_url, settings.market_data_cache_path)
+    names = [candle_name(exchange, p, tf) for p in pairs for tf in timeframes]
+    wanted = names if overwrite else [n for n in names if remote.head(n) is None]
+    if not wanted:
+        return 0
+    with tempfile.TemporaryDirectory(prefix="tradai-candles-") as folder:
+        generate(Path(folder), exchange, pairs, timeframes, start, end)
+        for name in wanted:
+            remote.upload(Path(folder) / name, name)
+    return len(wanted)
 
 
 @cli.command()
 def seed() -> None:
-    """Make a new installation ready to backtest: sample candles and the sample strategy."""
+    """Make a new installation ready to backtest: sample candles (uploaded when
+    BACKEND_MARKET_DATA_DIR is s3://bucket/prefix) and the sample strategy."""
     from importlib import resources
 
     from adapters.event_store import open_event_store

@@ -6,11 +6,11 @@ import contextlib
 import os
 import time
 
-from adapters.artifact_store import LocalArtifactStore
 from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.settings import Settings
+from app.storage import open_artifact_store
 from projections.ports import PositionMoved
 from projections.rebuild import (
     RebuildReport,
@@ -46,7 +46,7 @@ def rebuild_and_swap(settings: Settings, batch_size: int = 2000, workers: int = 
     engine = create_engine(settings.resolved_read_model_url)
     try:
         fresh = SqlReadStore(engine, prefix=REBUILD_PREFIX)
-        artifacts = LocalArtifactStore(settings.artifacts_path)
+        artifacts = open_artifact_store(settings)
         if workers > 1 and not url.startswith("memory:"):
             report = rebuild_read_model_parallel(
                 lambda: open_event_store(url, create_tables=False),
@@ -97,7 +97,7 @@ def rebuild_dynamodb(settings: Settings, batch_size: int = 500) -> RebuildReport
         new = f"{settings.dynamodb_table}-{time.strftime('%Y%m%d%H%M%S')}"
         fresh = DynamoReadStore(settings.dynamodb_table, live.client, physical=new)
         fresh.create()
-        artifacts = LocalArtifactStore(settings.artifacts_path)
+        artifacts = open_artifact_store(settings)
         report = rebuild_read_model(
             store, fresh, artifacts=artifacts, batch_size=batch_size, name=DYNAMODB_PROJECTION
         )

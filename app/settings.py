@@ -9,6 +9,8 @@ from typing import Annotated
 
 import msgspec
 
+from adapters.aws.s3_url import S3Url, is_s3_url
+
 PREFIX = "BACKEND_"
 
 
@@ -38,6 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     market_data_dir: str = ""
     offline_markets: bool = True
     artifacts_dir: str = ""
+    artifacts_url: str = ""
     keep_workdirs: bool = False
     gate_min_trades: int = 10
     gate_max_drawdown: float = 0.25
@@ -70,7 +73,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.workers or os.cpu_count() or 1
 
     @property
+    def market_data_url(self) -> str:
+        """The s3:// URL of the candles when they are in S3; empty when they are local."""
+        return self.market_data_dir if is_s3_url(self.market_data_dir) else ""
+
+    @property
+    def market_data_cache_path(self) -> Path:
+        """Where candles from S3 are kept once downloaded."""
+        return self.data_path / "market-data-cache"
+
+    @property
     def market_data_path(self) -> Path:
+        """The local directory freqtrade reads candles from: the configured one, or the cache
+        of the S3 data (never the s3:// URL as a path)."""
+        if self.market_data_url:
+            return self.market_data_cache_path
         return (
             Path(self.market_data_dir).resolve()
             if self.market_data_dir
@@ -78,12 +95,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         )
 
     @property
+    def artifacts_s3_url(self) -> str:
+        """The s3:// URL run artifacts go to; empty when they stay in a local directory."""
+        return self.artifacts_url if is_s3_url(self.artifacts_url) else ""
+
+    @property
     def artifacts_path(self) -> Path:
-        return (
-            Path(self.artifacts_dir).resolve()
-            if self.artifacts_dir
-            else self.data_path / "artifacts"
-        )
+        """The local artifacts directory (when artifacts are not in S3)."""
+        local = self.artifacts_dir or ("" if self.artifacts_s3_url else self.artifacts_url)
+        return Path(local).resolve() if local else self.data_path / "artifacts"
 
     @property
     def resolved_event_store_url(self) -> str:
@@ -124,10 +144,15 @@ DESCRIPTIONS: dict[str, str] = {
     "lease_seconds": "how long a claimed job stays claimed without a sign of life from its worker",
     "max_attempts": "runs a job gets when its worker dies before it is failed",
     "market_data_dir": (
-        "candles as <dir>/<exchange>/<PAIR>-<tf>.feather; empty = data_dir/market-data"
+        "candles as <dir>/<exchange>/<PAIR>-<tf>.feather; empty = data_dir/market-data; "
+        "s3://bucket/prefix = in S3, cached in data_dir/market-data-cache"
     ),
     "offline_markets": "generate market metadata locally instead of loading it from the exchange",
     "artifacts_dir": "run artifacts (freqtrade's result zip, logs); empty = data_dir/artifacts",
+    "artifacts_url": (
+        "where run artifacts go: s3://bucket/prefix, or a local directory; "
+        "empty = BACKEND_ARTIFACTS_DIR"
+    ),
     "keep_workdirs": "keep each run's working directory after it ends (for debugging)",
     "gate_min_trades": "promotion gate: the backtest made at least this many trades",
     "gate_max_drawdown": "promotion gate: the backtest's max drawdown (a ratio) is at most this",
@@ -184,7 +209,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("BACKEND_QUERY_STORE=dynamodb needs BACKEND_DYNAMODB_TABLE")
     if settings.executor not in EXECUTORS:
         raise SettingsError(f"BACKEND_EXECUTOR must be one of {', '.join(EXECUTORS)}")
+    if settings.artifacts_url and settings.artifacts_dir:
+        raise SettingsError(
+            "set BACKEND_ARTIFACTS_URL or BACKEND_ARTIFACTS_DIR, not both (the URL may also be "
+            "a local directory)"
+        )
+    for name in ("artifacts_url", "market_data_dir"):
+        _check_location(PREFIX + name.upper(), getattr(settings, name))
     return settings
+
+
+def _check_location(variable: str, value: str) -> None:
+    """A local directory, or a well-formed s3://bucket/prefix; no other scheme."""
+    if is_s3_url(value):
+        try:
+            S3Url.parse(value)
+        except ValueError as error:
+            raise SettingsError(f"{variable}: {error}") from None
+    elif "://" in value:
+        raise SettingsError(f"{variable} must be a local directory or s3://bucket/prefix")
 
 
 EXECUTORS = ("local", "memory", "off")

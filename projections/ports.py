@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
@@ -97,14 +98,33 @@ class ReadModelQueries(Protocol):
     def list_trades(self, job_id: UUID, *, limit: int, cursor: str | None) -> Page: ...
 
 
+@dataclass(frozen=True)
+class ArtifactStream:
+    """A stored artifact opened for reading: its size, and its bytes in chunks as they are read
+    (the underlying file or connection is closed when `chunks` ends or is closed)."""
+
+    size: int
+    chunks: Iterator[bytes]
+
+
 class ArtifactStore(Protocol):
-    """Where runs keep their files (freqtrade's result zip, the normalised result, logs)."""
+    """Where runs keep their files (freqtrade's result zip, the normalised result, logs).
+
+    Keys are relative paths like `<job>/<attempt>/result`: ValueError for an empty key, an
+    absolute one, or one with a `..` part."""
 
     def put_file(self, key: str, path: str) -> str:
-        """Store the file at `path` under `key` (write-once); return the key."""
+        """Store the file at `path` under `key`; return the key. Write-once: FileExistsError when
+        `key` holds a file already; an OSError when the file cannot be stored."""
 
     def read(self, key: str) -> bytes:
-        """The stored bytes; FileNotFoundError when there is nothing under `key`."""
+        """The stored bytes; FileNotFoundError when there is nothing under `key`. A store that
+        cannot be reached raises something other than an OSError, so that a projector retries
+        instead of recording the artifact as unreadable."""
+
+    def stream(self, key: str) -> ArtifactStream:
+        """The stored bytes in chunks, without holding the whole file in memory; raises as
+        `read` does, before the first chunk."""
 
 
 class PositionStore(Protocol):

@@ -30,6 +30,7 @@ import msgspec
 from adapters.freqtrade import protocol
 from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb, tree_pids
 from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox, clean_environment
+from adapters.market_data import MarketData, MarketDataError
 from projections.execution_ports import RunListener, RunOutput, RunSpec
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ class _Slot:
                 listener.on_cancelled(spec)
                 return
             worker.hurry()
+            if not self._sync_market_data(spec, listener):
+                return
             worker.wait_ready(self.pool.stopping)
             worker.send(protocol.Run(spec))
             self._watch(worker, spec, listener)
@@ -238,6 +241,22 @@ class _Slot:
             worker.kill()
             if not self.pool.keep_workdirs:
                 worker.remove()
+
+    def _sync_market_data(self, spec: RunSpec, listener: RunListener) -> bool:
+        """Make the candles of the run local (S3 data into its cache) while the worker warms
+        up, here outside the sandbox: the sandbox has no network and binds the cache read-only.
+        False when the run ended here (the data could not be fetched, or a cancel came)."""
+        if self.pool.market_data is None:
+            return True
+        try:
+            self.pool.market_data.sync(spec.exchange, spec.pairs, spec.timeframe)
+        except MarketDataError as error:
+            listener.on_failed(spec, str(error)[:_MAX_REASON_CHARS])
+            return False
+        if self.cancelled.is_set():
+            listener.on_cancelled(spec)
+            return False
+        return True
 
     def _watch(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
         limits = self.pool.limits
@@ -311,9 +330,13 @@ class LocalWorkerPool:
         offline_markets: bool = True,
         limits: RunLimits | None = None,
         keep_workdirs: bool = False,
+        market_data: MarketData | None = None,
     ) -> None:
+        """`market_data_dir` is the local directory the runs read candles from (bound into the
+        sandbox); `market_data`, when given, is synced into it before each run."""
         self._size = size
         self.work_root = work_root
+        self.market_data = market_data
         self.sandbox = sandbox or Sandbox.create("bubblewrap", market_data_dir)
         self.offline_markets = offline_markets
         self.limits = limits or RunLimits()

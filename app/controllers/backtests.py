@@ -10,6 +10,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
+from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -33,6 +34,15 @@ from commands.messages import CancelBacktest, SubmitBacktest
 from commands.store import StoredEvent
 from commands.views import BacktestJobView
 from projections.results import BacktestResultView, Trade
+
+# A streamed file, documented as Litestar documents a `bytes` answer (the default for a Stream
+# response leaves the schema empty).
+_FILE = ResponseSpec(
+    data_container=bytes,
+    media_type="application/octet-stream",
+    description="Request fulfilled, document follows",
+    generate_examples=False,
+)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -187,9 +197,9 @@ class BacktestController(Controller):
         opt=READ,
         sync_to_thread=True,
         media_type="application/octet-stream",
-        responses=problems(*TOKEN, 400, 404),
+        responses={200: _FILE, **problems(*TOKEN, 400, 404)},
     )
-    def artifact(self, job_id: JobIdPath, name: str, container: Container) -> Response[bytes]:
+    def artifact(self, job_id: JobIdPath, name: str, container: Container) -> Stream:
         """A file the run produced, e.g. freqtrade's own `freqtrade-result.zip`."""
         view = _job(container, params.job_id(job_id))
         key = view.artifacts.get(name)
@@ -198,15 +208,20 @@ class BacktestController(Controller):
                 f"backtest job {view.id} has no artifact {name!r}; it has {sorted(view.artifacts)}"
             )
         try:
-            content = container.artifacts.read(key)
+            stored = container.artifacts.stream(key)
         except FileNotFoundError:
             raise NotFoundException(
                 f"artifact {name!r} of job {view.id} is no longer stored"
             ) from None
-        return Response(
-            content,
+        # Streamed in chunks as the store hands them over (from S3: as they arrive), so a large
+        # file never sits whole in the server's memory.
+        return Stream(
+            stored.chunks,
             media_type="application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="{view.id}-{name}"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{view.id}-{name}"',
+                "Content-Length": str(stored.size),
+            },
         )
 
     @get(

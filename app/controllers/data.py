@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from adapters.market_data import coverage
+from adapters.market_data import availability
 from app.auth import READ
 from app.bootstrap import Container
 from app.openapi import TOKEN, problems
@@ -64,10 +64,9 @@ class DataController(Controller):
         check_timeframe(timeframe)
         check_exchange(exchange)
         start, end = parse_timerange(timerange)
-        found = [
-            coverage(container.settings.market_data_path, exchange, pair, timeframe, start, end)
-            for pair in wanted
-        ]
+        # Candles in S3 are synced into the local cache first (a HEAD per file, a download
+        # only when it changed), and read from there as local ones are.
+        found = availability(container.market_data, exchange, wanted, timeframe, start, end)
         return DataAvailability(
             exchange=exchange,
             timeframe=timeframe,
