@@ -15,6 +15,8 @@ from typing import Protocol
 
 import msgspec
 
+from projections.ports import StorageUnavailable
+
 TIMEFRAME_SECONDS = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200,
     "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400, "3d": 259200, "1w": 604800,
@@ -43,7 +45,7 @@ def candle_file(datadir: Path, exchange: str, pair: str, timeframe: str) -> Path
     return datadir / candle_name(exchange, pair, timeframe)
 
 
-class MarketDataError(RuntimeError):
+class MarketDataError(StorageUnavailable):
     """The candles could not be fetched (S3 unreachable, no permission, ...); says which."""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 from app.params import BadParameter
 from commands.errors import (
@@ -20,7 +20,7 @@ from commands.errors import (
 )
 from domain.errors import IllegalTransition, InvalidValue, NotPermitted, UnknownItem
 from domain.promotion import GatesFailed
-from projections.ports import BadCursor
+from projections.ports import BadCursor, StorageUnavailable
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -38,7 +38,7 @@ TITLES = {
     422: "Unprocessable request",
     429: "Too many requests",
     500: "Internal error",
-    503: "Not ready",
+    503: "Service unavailable",
 }
 # msgspec says "... - at `$.pairs[0]`"; the field is the part after `$.`.
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.S)
@@ -210,6 +210,19 @@ def on_unknown_item(request: Request[Any, Any, Any], exc: UnknownItem) -> Respon
     return problem(request, 404, str(exc), "not-found")
 
 
+def on_storage_unavailable(
+    request: Request[Any, Any, Any], exc: StorageUnavailable
+) -> Response[Problem]:
+    log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "the artifact or market-data store does not answer right now; try again in a minute",
+        "storage-unavailable",
+        headers={"Retry-After": "30"},
+    )
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -235,5 +248,6 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     GatesFailed: on_gates_failed,
     NotPermitted: on_not_permitted,
     UnknownItem: on_unknown_item,
+    StorageUnavailable: on_storage_unavailable,
     Exception: on_unexpected,
 }

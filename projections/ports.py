@@ -15,6 +15,13 @@ from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from projections.results import BacktestResultView, Trade
 
 
+class StorageUnavailable(RuntimeError):
+    """The artifact or market-data store did not answer, or refused for a reason other than a
+    missing object (a network error, a missing bucket, no permission). Not an OSError on
+    purpose: a projector that meets it retries, instead of recording the artifact as unreadable
+    for good; the API answers 503."""
+
+
 class BadCursor(ValueError):
     """A list cursor that this service did not make (or that was altered)."""
 

@@ -8,17 +8,14 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from projections.ports import StorageUnavailable
+
 # Error codes that mean "no such object" (GetObject says NoSuchKey, HeadObject only 404).
 MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 # A conditional write (If-None-Match: *) that found the key taken, or raced another writer.
 TAKEN = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
 ERRORS = (BotoCoreError, ClientError)
-
-
-class StorageUnavailable(RuntimeError):
-    """S3 did not answer, or refused for a reason other than a missing object (a network error,
-    a missing bucket, no permission). Not an OSError on purpose: a projector that meets it
-    retries, instead of recording the artifact as unreadable for good."""
+__all__ = ["ERRORS", "MISSING", "TAKEN", "S3Client", "StorageUnavailable", "error_code"]
 
 
 def error_code(error: BaseException) -> str:

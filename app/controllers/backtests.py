@@ -197,7 +197,7 @@ class BacktestController(Controller):
         opt=READ,
         sync_to_thread=True,
         media_type="application/octet-stream",
-        responses={200: _FILE, **problems(*TOKEN, 400, 404)},
+        responses={200: _FILE, **problems(*TOKEN, 400, 404, 503)},
     )
     def artifact(self, job_id: JobIdPath, name: str, container: Container) -> Stream:
         """A file the run produced, e.g. freqtrade's own `freqtrade-result.zip`."""

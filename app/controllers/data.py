@@ -32,7 +32,7 @@ class DataController(Controller):
     path = "/api/v1/data"
     tags = ["data"]
 
-    @get("/availability", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 422))
+    @get("/availability", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 422, 503))
     def availability(
         self,
         container: Container,
