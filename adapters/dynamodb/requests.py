@@ -43,22 +43,13 @@ class TableRequests:
         return item
 
     def _query_table(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while True:
-            args: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-                "ExpressionAttributeValues": {":p": _s(pk), ":s": _s(sk_prefix)},
-                "ConsistentRead": True,
-            }
-            if start:
-                args["ExclusiveStartKey"] = start
-            answer = self.client.query(**args)
-            found += answer["Items"]
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                return found
+        args = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": _s(pk), ":s": _s(sk_prefix)},
+            "ConsistentRead": True,
+        }
+        return list(self._pages(self.client.query, args))
 
     def _query(
         self,
@@ -69,34 +60,33 @@ class TableRequests:
         forward: bool,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while limit is None or len(found) < limit:
-            args: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": index,
-                "KeyConditionExpression": condition,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": forward,
-            }
-            if limit is not None:
-                args["Limit"] = limit - len(found)
-            if start:
-                args["ExclusiveStartKey"] = start
-            answer = self.client.query(**args)
-            found += answer["Items"]
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                break
-        return found
+        args = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": forward,
+        }
+        return list(self._pages(self.client.query, args, limit))
 
     def _scan(self) -> Iterator[dict[str, Any]]:
+        return self._pages(self.client.scan, {"TableName": self.table, "ConsistentRead": True})
+
+    @staticmethod
+    def _pages(
+        operation: Any, args: dict[str, Any], limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item a query or scan finds, page after page (at most `limit` of them)."""
+        found = 0
         start: dict[str, Any] | None = None
-        while True:
-            args: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
+        while limit is None or found < limit:
+            page = dict(args)
+            if limit is not None:
+                page["Limit"] = limit - found
             if start:
-                args["ExclusiveStartKey"] = start
-            answer = self.client.scan(**args)
+                page["ExclusiveStartKey"] = start
+            answer = operation(**page)
+            found += len(answer["Items"])
             yield from answer["Items"]
             start = answer.get("LastEvaluatedKey")
             if not start:

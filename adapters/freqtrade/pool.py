@@ -9,35 +9,23 @@ and a worker that died. Everything the worker sends is untrusted (protocol.py).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import queue
-import shutil
-import signal
-import socket
-import subprocess
 import threading
 import time
-import uuid
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from uuid import UUID
 
-import msgspec
-
 from adapters.freqtrade import protocol
-from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb, tree_pids
-from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox, clean_environment
+from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb
+from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox
+from adapters.freqtrade.worker_process import WorkerDidNotStart, WorkerProcess
 from adapters.market_data import MarketData, MarketDataError
 from projections.execution_ports import RunListener, RunOutput, RunSpec
 
 log = logging.getLogger(__name__)
-_POLL_SECONDS = 0.2
-_WARM_UP_SECONDS = 180.0
 _MAX_REASON_CHARS = 4000
-_STANDBY_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -46,126 +34,6 @@ class RunLimits:
 
     wall_seconds: float = 900.0
     memory_mb: int = 3072
-
-
-class WorkerDidNotStart(RuntimeError):
-    pass
-
-
-class WorkerProcess:
-    """One worker process (in its sandbox) and its private run directory."""
-
-    def __init__(self, pool: LocalWorkerPool) -> None:
-        number = pool.next_worker_number()
-        self.run_dir = pool.work_root / f"run-{uuid.uuid4().hex}"
-        self.log_path = pool.work_root / f"{self.run_dir.name}.log"
-        pool.sandbox.prepare(self.run_dir, number)
-        ours, theirs = socket.socketpair()
-        # Standbys warm up (import freqtrade, ~2 s of CPU) while other runs go on: at a low
-        # priority, so those go first; hurry() restores it when the run begins.
-        command = [
-            "nice", "-n", str(_STANDBY_NICENESS),
-            *pool.sandbox.command(self.run_dir, number, theirs.fileno(), pool.offline_markets),
-        ]  # fmt: skip
-        with self.log_path.open("wb") as log_file:
-            self.popen = subprocess.Popen(
-                command,
-                pass_fds=(theirs.fileno(),),
-                env=pool.sandbox_env(self.run_dir),
-                cwd=self.run_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                start_new_session=True,  # a signal for the API's process group is not theirs
-            )
-        theirs.close()
-        self.conn = Connection(ours.detach())
-        self.sandboxed = pool.sandbox.sandboxed
-        self.ready = False
-        self.pid = self.popen.pid
-
-    def wait_ready(self, stopping: threading.Event) -> None:
-        deadline = time.monotonic() + _WARM_UP_SECONDS
-        while not self.ready and time.monotonic() < deadline and not stopping.is_set():
-            message = self.receive()
-            if isinstance(message, protocol.Ready):
-                self.ready = True
-                self.pid = self._python_pid()
-                return
-            if message is not None or not self.alive():
-                break
-        raise WorkerDidNotStart(
-            f"the worker did not start ({describe_exit(self.popen.poll(), self.sandboxed)}): "
-            f"{self._log_tail()}"
-        )
-
-    def receive(self) -> protocol.FromWorker | None:
-        """The next message, None when there is none yet; raises ValueError on garbage."""
-        try:
-            if not self.conn.poll(_POLL_SECONDS):
-                return None
-            data = self.conn.recv_bytes(protocol.MAX_MESSAGE_BYTES)
-        except (EOFError, OSError):
-            time.sleep(0.05)  # the process is going away; the liveness check reports it
-            return None
-        try:
-            return protocol.decode_from_worker(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise ValueError(
-                f"the worker sent a message that is not part of the protocol: {error}"
-            ) from None
-
-    def send(self, message: protocol.Run) -> None:
-        self.conn.send_bytes(protocol.encode(message))
-
-    def hurry(self) -> None:
-        """Back to normal priority for its run (it warmed up at low priority, so as not to slow
-        the runs going on); only root may raise a priority again, elsewhere it stays low."""
-        for pid in tree_pids(self.popen.pid):
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, pid, 0)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the whole tree: bubblewrap's pid namespace takes every process with it
-        (its init dies); unsandboxed, the worker's session is killed as a group."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        for pid in reversed(tree_pids(self.popen.pid)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        try:
-            self.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            log.error("worker %s did not die within 10 s of SIGKILL", self.popen.pid)
-        self.conn.close()
-
-    def remove(self) -> None:
-        shutil.rmtree(self.run_dir, ignore_errors=True)
-        self.log_path.unlink(missing_ok=True)
-
-    def run_file(self, name: str) -> Path:
-        """A file the worker named, only if it really lies inside the run directory (a symlink
-        to the service's secret or event store is refused)."""
-        root = self.run_dir.resolve()
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            raise ValueError(f"the run named a file outside its run directory: {name!r}")
-        return path
-
-    def _python_pid(self) -> int:
-        """The interpreter's host pid (bubblewrap's own processes sit above it)."""
-        pids = tree_pids(self.popen.pid)
-        return pids[-1] if pids else self.popen.pid
-
-    def _log_tail(self) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip()
-        except OSError:
-            return "no log"
-        return text[-1000:] or "no output"
 
 
 class _Slot:
@@ -187,7 +55,7 @@ class _Slot:
                     if standby is not None:
                         standby.kill()
                         standby.remove()
-                    standby = WorkerProcess(self.pool)
+                    standby = self.pool.new_worker()
                 task = self.pool.tasks.get(timeout=0.5)
             except queue.Empty:
                 continue
@@ -213,7 +81,7 @@ class _Slot:
 
     def _start_standby(self) -> WorkerProcess | None:
         try:
-            return WorkerProcess(self.pool)
+            return self.pool.new_worker()
         except Exception:
             log.exception("worker slot %s could not start its next worker", self.index)
             return None
@@ -363,9 +231,13 @@ class LocalWorkerPool:
             self._workers_started += 1
             return self._workers_started
 
-    def sandbox_env(self, run_dir: Path) -> dict[str, str]:
-        """The environment the worker starts with (bubblewrap clears it again inside)."""
-        return clean_environment(run_dir)
+    def new_worker(self) -> WorkerProcess:
+        return WorkerProcess(
+            self.sandbox,
+            self.work_root,
+            self.next_worker_number(),
+            offline_markets=self.offline_markets,
+        )
 
     def start(self) -> None:
         # The work root holds every run's directory: only the service may list it.

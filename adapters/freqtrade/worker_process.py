@@ -1,0 +1,151 @@
+"""One worker process in its sandbox, for one run: started and warmed up before its run
+arrives, spoken to in protocol.py's messages (everything it sends is untrusted), and killed
+with its whole process tree when the run ends."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import msgspec
+
+from adapters.freqtrade import protocol
+from adapters.freqtrade.process_tree import describe_exit, tree_pids
+from adapters.freqtrade.sandbox import Sandbox, clean_environment
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.2
+_WARM_UP_SECONDS = 180.0
+_STANDBY_NICENESS = 10
+
+
+class WorkerDidNotStart(RuntimeError):
+    pass
+
+
+class WorkerProcess:
+    """One worker process (in its sandbox) and its private run directory."""
+
+    def __init__(
+        self, sandbox: Sandbox, work_root: Path, number: int, *, offline_markets: bool
+    ) -> None:
+        """Start worker `number` (its sandbox uid derives from it) in a fresh run directory."""
+        self.run_dir = work_root / f"run-{uuid.uuid4().hex}"
+        self.log_path = work_root / f"{self.run_dir.name}.log"
+        sandbox.prepare(self.run_dir, number)
+        ours, theirs = socket.socketpair()
+        # Standbys warm up (import freqtrade, ~2 s of CPU) while other runs go on: at a low
+        # priority, so those go first; hurry() restores it when the run begins.
+        command = [
+            "nice", "-n", str(_STANDBY_NICENESS),
+            *sandbox.command(self.run_dir, number, theirs.fileno(), offline_markets),
+        ]  # fmt: skip
+        with self.log_path.open("wb") as log_file:
+            self.popen = subprocess.Popen(
+                command,
+                pass_fds=(theirs.fileno(),),
+                env=clean_environment(self.run_dir),  # bubblewrap clears it again inside
+                cwd=self.run_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,  # a signal for the API's process group is not theirs
+            )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.sandboxed = sandbox.sandboxed
+        self.ready = False
+        self.pid = self.popen.pid
+
+    def wait_ready(self, stopping: threading.Event) -> None:
+        deadline = time.monotonic() + _WARM_UP_SECONDS
+        while not self.ready and time.monotonic() < deadline and not stopping.is_set():
+            message = self.receive()
+            if isinstance(message, protocol.Ready):
+                self.ready = True
+                self.pid = self._python_pid()
+                return
+            if message is not None or not self.alive():
+                break
+        raise WorkerDidNotStart(
+            f"the worker did not start ({describe_exit(self.popen.poll(), self.sandboxed)}): "
+            f"{self._log_tail()}"
+        )
+
+    def receive(self) -> protocol.FromWorker | None:
+        """The next message, None when there is none yet; raises ValueError on garbage."""
+        try:
+            if not self.conn.poll(POLL_SECONDS):
+                return None
+            data = self.conn.recv_bytes(protocol.MAX_MESSAGE_BYTES)
+        except (EOFError, OSError):
+            time.sleep(0.05)  # the process is going away; the liveness check reports it
+            return None
+        try:
+            return protocol.decode_from_worker(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise ValueError(
+                f"the worker sent a message that is not part of the protocol: {error}"
+            ) from None
+
+    def send(self, message: protocol.Run) -> None:
+        self.conn.send_bytes(protocol.encode(message))
+
+    def hurry(self) -> None:
+        """Back to normal priority for its run (it warmed up at low priority, so as not to slow
+        the runs going on); only root may raise a priority again, elsewhere it stays low."""
+        for pid in tree_pids(self.popen.pid):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree: bubblewrap's pid namespace takes every process with it
+        (its init dies); unsandboxed, the worker's session is killed as a group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        for pid in reversed(tree_pids(self.popen.pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            self.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            log.error("worker %s did not die within 10 s of SIGKILL", self.popen.pid)
+        self.conn.close()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+
+    def run_file(self, name: str) -> Path:
+        """A file the worker named, only if it really lies inside the run directory (a symlink
+        to the service's secret or event store is refused)."""
+        root = self.run_dir.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise ValueError(f"the run named a file outside its run directory: {name!r}")
+        return path
+
+    def _python_pid(self) -> int:
+        """The interpreter's host pid (bubblewrap's own processes sit above it)."""
+        pids = tree_pids(self.popen.pid)
+        return pids[-1] if pids else self.popen.pid
+
+    def _log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip()
+        except OSError:
+            return "no log"
+        return text[-1000:] or "no output"
