@@ -19,33 +19,29 @@ import sys
 from functools import cache
 from typing import Any
 
-import msgspec
-
-from app.controllers.live import POLICY_VIOLATION, STREAM_PATHS, TOKEN_PATHS
+from app.asyncapi_live import LIVE_AGGREGATES, live_channel
+from app.asyncapi_schemas import (
+    SCHEMAS,
+    aggregate_of,
+    import_schema,
+    struct_schema,
+    summary,
+    without,
+)
+from app.controllers.live import POLICY_VIOLATION, TOKEN_PATHS
 from app.event_catalog import AGGREGATES, event_classes, event_schemas
 from app.openapi import openapi_config
-from domain.backtest_job import BacktestJob
-from domain.strategy import Strategy
-from domain.strategy_version import StrategyVersion
 from projections.kafka_relay import EventMessage, topic_slug
-from projections.live import OVERFLOW_CODE, STREAM, ClientRequest, LiveMessage
+
+__all__ = ["KAFKA_ENVELOPE", "LIVE_AGGREGATES", "asyncapi_document", "cached_document"]
 
 ASYNCAPI_VERSION = "3.0.0"
 DEFAULT_PREFIX = "tradai"
 KAFKA_BINDING = "0.5.0"
-WS_BINDING = "0.1.0"
 # The relay's `data` is the event's state without these (projections/kafka_relay.event_message):
 # the envelope carries them as aggregate_id, version, timestamp and type.
 KAFKA_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
-# The live streams drop the same fields, hide strategy sources and add the envelope back as
-# id, version and timestamp (projections/live.encode).
-LIVE_HIDDEN = ("code",)
-LIVE_AGGREGATES: tuple[type, ...] = (BacktestJob, Strategy, StrategyVersion)
-CONTROL_KINDS = ("subscribed", "unsubscribed", "error")
-TOO_SLOW_CLOSE = OVERFLOW_CODE
-NOT_RUNNING_CLOSE = 1011
 
-_SCHEMAS = "#/components/schemas/"
 
 ENVELOPE_NOTES = {
     "event_id": (
@@ -67,29 +63,6 @@ ENVELOPE_NOTES = {
     ),
 }
 
-LIVE_NOTES = {
-    "stream": "The subscribed stream this change belongs to.",
-    "position": "The event's global position in the event store's log; resume with since=it.",
-    "type": "The event type, `<Aggregate>.<Event>`.",
-    "data": (
-        "The event's stored fields without originator_id, originator_version, "
-        "originator_topic and `code` (strategy sources stay out of streams), plus `id` (the "
-        "aggregate's id), `version` (its version after this event) and `timestamp`."
-    ),
-}
-
-SUBSCRIBE_NOTES = {
-    "action": "Start receiving a stream.",
-    "stream": (
-        "`backtests` (every job's events), `backtests/<job id>`, `strategies` (every version "
-        "and strategy event) or `strategies/<name>`."
-    ),
-    "since": (
-        "A position: first replay the stream's stored events after it, then switch to live "
-        "ones with no gap and no duplicate. Omitted or null: live events only."
-    ),
-}
-
 
 def asyncapi_document(prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
     """The AsyncAPI document for topics named `<prefix>.<slug>` (BACKEND_KAFKA_TOPIC_PREFIX)."""
@@ -104,7 +77,7 @@ def cached_document(prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     _kafka(prefix, schemas, messages, channels, operations)
-    _live(schemas, messages, channels, operations)
+    live_channel(schemas, messages, channels, operations)
     info = openapi_config()
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -190,7 +163,7 @@ def _kafka(
     channels: dict[str, Any],
     operations: dict[str, Any],
 ) -> None:
-    envelope = _struct_schema(EventMessage, schemas)
+    envelope = struct_schema(EventMessage, schemas)
     for name, note in ENVELOPE_NOTES.items():
         envelope["properties"][name]["description"] = note  # KeyError: a new field needs a note
     envelope["description"] = (
@@ -201,21 +174,21 @@ def _kafka(
     stored = event_schemas()
     by_aggregate: dict[str, list[type]] = {a.__name__: [] for a in AGGREGATES}
     for cls in event_classes():
-        by_aggregate.setdefault(_aggregate_of(cls), []).append(cls)
+        by_aggregate.setdefault(aggregate_of(cls), []).append(cls)
         name = cls.__qualname__
-        schema = _import_schema(stored[f"{cls.__module__}:{name}"], schemas)
-        schemas[name] = _without(schema, KAFKA_ENVELOPE, title=name, note=ENVELOPE_NOTES["data"])
+        schema = import_schema(stored[f"{cls.__module__}:{name}"], schemas)
+        schemas[name] = without(schema, KAFKA_ENVELOPE, title=name, note=ENVELOPE_NOTES["data"])
         messages[name] = {
             "name": name,
             "title": name,
-            "summary": _summary(cls),
+            "summary": summary(cls),
             "contentType": "application/json",
             "payload": {
-                "allOf": [{"$ref": _SCHEMAS + "EventMessage"}],
+                "allOf": [{"$ref": SCHEMAS + "EventMessage"}],
                 "properties": {
                     "type": {"const": name},
-                    "aggregate_type": {"const": _aggregate_of(cls)},
-                    "data": {"$ref": _SCHEMAS + name},
+                    "aggregate_type": {"const": aggregate_of(cls)},
+                    "data": {"$ref": SCHEMAS + name},
                 },
             },
             "bindings": {"$ref": "#/components/messageBindings/aggregateKey"},
@@ -253,251 +226,6 @@ def _kafka(
                 {"$ref": f"#/channels/{slug}/messages/{cls.__qualname__}"} for cls in classes
             ],
         }
-
-
-def _live(
-    schemas: dict[str, Any],
-    messages: dict[str, Any],
-    channels: dict[str, Any],
-    operations: dict[str, Any],
-) -> None:
-    change = _struct_schema(LiveMessage, schemas)
-    for name, note in LIVE_NOTES.items():
-        change["properties"][name]["description"] = note
-    variants = []
-    for cls in event_classes():
-        if _aggregate_of(cls) not in {a.__name__ for a in LIVE_AGGREGATES}:
-            continue
-        name = cls.__qualname__
-        kafka_data = schemas[name]
-        live = _without(kafka_data, LIVE_HIDDEN, title=f"{name} (live)", note=LIVE_NOTES["data"])
-        live["properties"] |= {
-            "id": {"type": "string", "format": "uuid"},
-            "version": {"type": "integer"},
-            "timestamp": {"type": "string"},
-        }
-        live["required"] = [*live["required"], "id", "version", "timestamp"]
-        schemas[f"{name}.live"] = live
-        variants.append(
-            {
-                "title": name,
-                "properties": {
-                    "type": {"const": name},
-                    "data": {"$ref": f"{_SCHEMAS}{name}.live"},
-                },
-            }
-        )
-    request = _struct_schema(ClientRequest, schemas)
-    request["description"] = "A client's request; anything else is answered with an error."
-    request["properties"]["stream"] |= {"pattern": STREAM.pattern}
-    schemas["LiveControl"] = {
-        "title": "LiveControl",
-        "type": "object",
-        "description": "A control message: the end of a replay, an unsubscribe, a mistake.",
-        "properties": {
-            "stream": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "position": {
-                "type": "integer",
-                "description": "How far the stream had been delivered when this was sent.",
-            },
-            "type": {"enum": list(CONTROL_KINDS)},
-            "data": {"type": "object"},
-        },
-        "required": ["stream", "position", "type", "data"],
-    }
-
-    def request_of(action: str, note: str, since: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "allOf": [{"$ref": _SCHEMAS + "ClientRequest"}],
-            "properties": {
-                "action": {"const": action, "description": note},
-                "stream": {"description": SUBSCRIBE_NOTES["stream"]},
-                "since": since,
-            },
-        }
-
-    def control_of(kind: str, stream: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "allOf": [{"$ref": _SCHEMAS + "LiveControl"}],
-            "properties": {"type": {"const": kind}, "stream": stream, "data": data},
-        }
-
-    empty = {"type": "object", "maxProperties": 0}
-    live_messages: dict[str, dict[str, Any]] = {
-        "subscribe": {
-            "summary": "Subscribe to a stream, optionally replaying what came after `since`.",
-            "payload": request_of(
-                "subscribe",
-                SUBSCRIBE_NOTES["action"],
-                {
-                    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
-                    "description": SUBSCRIBE_NOTES["since"],
-                },
-            ),
-            "examples": [
-                {
-                    "name": "resume",
-                    "payload": {
-                        "action": "subscribe",
-                        "stream": "backtests/0b5d1b0e-0c7e-4f57-9e3b-62a1f8d0c2a4",
-                        "since": 41,
-                    },
-                }
-            ],
-        },
-        "unsubscribe": {
-            "summary": "Stop receiving a stream.",
-            "payload": request_of(
-                "unsubscribe", "Stop receiving a stream.", {"description": "Accepted, ignored."}
-            ),
-        },
-        "change": {
-            "summary": "One stored event on one subscribed stream, at its global position.",
-            "description": (
-                "Streams: `backtests` and `backtests/<job id>` carry BacktestJob events; "
-                "`strategies` carries every StrategyVersion and Strategy event; "
-                "`strategies/<name>` carries that strategy's Strategy events and its versions' "
-                "Registered events. Changes on a stream come in position order, each once."
-            ),
-            "payload": {"allOf": [{"$ref": _SCHEMAS + "LiveMessage"}], "oneOf": variants},
-        },
-        "subscribed": {
-            "summary": "The replay after `since` is complete; live changes follow.",
-            "payload": control_of("subscribed", {"type": "string"}, empty),
-        },
-        "unsubscribed": {
-            "summary": "The stream is no longer sent.",
-            "payload": control_of("unsubscribed", {"type": "string"}, empty),
-        },
-        "error": {
-            "summary": "A protocol mistake (bad JSON, unknown action or stream, since < 0).",
-            "description": "The connection stays open; `stream` is null.",
-            "payload": control_of(
-                "error",
-                {"type": "null"},
-                {
-                    "type": "object",
-                    "properties": {"detail": {"type": "string"}},
-                    "required": ["detail"],
-                },
-            ),
-        },
-    }
-    for key, message in live_messages.items():
-        messages[key] = {"name": key, "title": key, "contentType": "application/json", **message}
-    channels["live"] = {
-        "address": STREAM_PATHS[0],
-        "title": "Live streams",
-        "description": (
-            f"`WS {STREAM_PATHS[0]}?token=...` (also served as {STREAM_PATHS[1]}), with a token "
-            f"from POST {TOKEN_PATHS[0]}. Send subscribe and unsubscribe requests as text "
-            "frames; the server sends changes and control messages as text frames. With "
-            "`since` the server first replays the stored events after that position, then "
-            "sends `subscribed` (its position is where the replay ended), then live changes, "
-            "without a gap or a duplicate. Close codes: "
-            f"{POLICY_VIOLATION} (policy violation) for a missing, bad or expired token; "
-            f"{TOO_SLOW_CLOSE} (try again later) when over BACKEND_WS_BUFFER_MESSAGES messages "
-            "wait for a client that does not read (reason 'too slow ...; reconnect with "
-            f"since'); {NOT_RUNNING_CLOSE} when this process runs no live streams."
-        ),
-        "servers": [{"$ref": "#/servers/api"}],
-        "messages": {key: {"$ref": f"#/components/messages/{key}"} for key in live_messages},
-        "bindings": {
-            "ws": {
-                "method": "GET",
-                "query": {
-                    "type": "object",
-                    "properties": {"token": {"type": "string"}},
-                    "required": ["token"],
-                },
-                "bindingVersion": WS_BINDING,
-            }
-        },
-        "x-close-codes": {
-            str(POLICY_VIOLATION): "missing, bad or expired token (or an API token)",
-            str(TOO_SLOW_CLOSE): "too slow: the client's queue is full; reconnect with since",
-            str(NOT_RUNNING_CLOSE): "live streams are not running in this process",
-        },
-    }
-    operations["live.requests"] = {
-        "action": "receive",
-        "channel": {"$ref": "#/channels/live"},
-        "title": "Client requests",
-        "summary": "The server receives subscribe and unsubscribe requests.",
-        "messages": [
-            {"$ref": "#/channels/live/messages/subscribe"},
-            {"$ref": "#/channels/live/messages/unsubscribe"},
-        ],
-    }
-    operations["live.changes"] = {
-        "action": "send",
-        "channel": {"$ref": "#/channels/live"},
-        "title": "Changes and control messages",
-        "summary": "The server sends each subscribed stream's changes and control messages.",
-        "messages": [
-            {"$ref": f"#/channels/live/messages/{key}"}
-            for key in ("change", "subscribed", "unsubscribed", "error")
-        ],
-    }
-
-
-def _aggregate_of(cls: type) -> str:
-    """`BacktestJob` for `BacktestJob.Submitted`, as the relay names it."""
-    return cls.__qualname__.split(".", 1)[0]
-
-
-def _summary(cls: type) -> str:
-    # eventsourcing's events are dataclasses, which make up a docstring from the signature.
-    doc = (cls.__dict__.get("__doc__") or "").strip()
-    if not doc or doc.startswith(f"{cls.__name__}("):
-        return f"The {_aggregate_of(cls)} event {cls.__name__}."
-    return " ".join(doc.split())
-
-
-def _struct_schema(struct: type, schemas: dict[str, Any]) -> dict[str, Any]:
-    """msgspec's schema of a struct, registered under its name in components/schemas."""
-    (_,), components = msgspec.json.schema_components((struct,), ref_template=_SCHEMAS + "{name}")
-    for name, schema in components.items():
-        _register(schemas, name, schema)
-    return schemas[struct.__name__]  # type: ignore[no-any-return]
-
-
-def _import_schema(stored: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
-    """An event schema as docs/event-schemas.json has it (`$ref` into its own `$defs`): the
-    event's own definition, with nested definitions moved to components/schemas."""
-    stored = _rewrite_refs(stored)
-    root = stored["$ref"].removeprefix(_SCHEMAS)
-    for name, schema in stored.get("$defs", {}).items():
-        if name != root:
-            _register(schemas, name, schema)
-    own: dict[str, Any] = stored["$defs"][root]
-    return {**own, "x-class-version": stored.get("x-class-version", 1)}
-
-
-def _rewrite_refs(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: v.replace("#/$defs/", _SCHEMAS) if k == "$ref" else _rewrite_refs(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_rewrite_refs(v) for v in value]
-    return value
-
-
-def _register(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
-    if name in schemas and schemas[name] != schema:
-        raise ValueError(f"two different schemas are named {name!r}")
-    schemas[name] = schema
-
-
-def _without(schema: dict[str, Any], fields: tuple[str, ...], title: str, note: str) -> Any:
-    out = copy.deepcopy(schema)
-    out["title"] = title
-    out["description"] = note
-    out["properties"] = {k: v for k, v in out["properties"].items() if k not in fields}
-    out["required"] = [k for k in out.get("required", []) if k not in fields]
-    return out
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from uuid import UUID
 
 import anyio
@@ -36,6 +36,9 @@ from projections.live import Hub, LiveFeed
 from projections.ports import ArtifactStore, ReadModelQueries
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
+
+if TYPE_CHECKING:
+    from adapters.kafka.producer import KafkaConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -183,26 +186,33 @@ def _pool(settings: Settings, market_data: MarketData) -> WorkerPool | None:
     )
 
 
+def kafka_config(settings: Settings, servers: str = "") -> KafkaConfig:
+    """The Kafka connection the settings describe (`servers` overrides the brokers)."""
+    from adapters.kafka.producer import KafkaConfig
+
+    return KafkaConfig(
+        bootstrap_servers=servers or settings.kafka_bootstrap_servers,
+        idempotent=settings.kafka_idempotent_producer,
+        partitions=settings.kafka_topic_partitions,
+        replication=settings.kafka_topic_replication,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=settings.kafka_sasl_password,
+    )
+
+
 def kafka_relay(
     settings: Settings, store: EventStore, read_store: SqlReadStore
 ) -> SubscriberRunner:
     """The relay to Kafka (aiokafka is imported only here, only when Kafka is configured)."""
-    from adapters.kafka.producer import KafkaConfig, KafkaPublisher
+    from adapters.kafka.producer import KafkaPublisher
     from app.event_catalog import AGGREGATES
     from projections.kafka_relay import KafkaRelay, topic_slug
 
     prefix = settings.kafka_topic_prefix
     publisher = KafkaPublisher(
-        KafkaConfig(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            idempotent=settings.kafka_idempotent_producer,
-            partitions=settings.kafka_topic_partitions,
-            replication=settings.kafka_topic_replication,
-            security_protocol=settings.kafka_security_protocol,
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_username=settings.kafka_sasl_username,
-            sasl_password=settings.kafka_sasl_password,
-        ),
+        kafka_config(settings),
         topics=[f"{prefix}.{topic_slug(a.__name__)}" for a in AGGREGATES],
     )
     return SubscriberRunner(

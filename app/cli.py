@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -174,17 +174,11 @@ def events_tail(
         )
         raise typer.Exit(2)
     from adapters.kafka.consumer import BrokerUnavailable
-    from adapters.kafka.producer import KafkaConfig
+    from app.bootstrap import kafka_config
+    from app.events_tail import tail_events
 
-    config = KafkaConfig(
-        bootstrap_servers=servers,
-        security_protocol=settings.kafka_security_protocol,
-        sasl_mechanism=settings.kafka_sasl_mechanism,
-        sasl_username=settings.kafka_sasl_username,
-        sasl_password=settings.kafka_sasl_password,
-    )
-    tail = _tail(
-        config.client_options(),
+    tail = tail_events(
+        kafka_config(settings, servers).client_options(),
         group or f"tradai-tail-{uuid.uuid4().hex[:12]}",
         topic_prefix or settings.kafka_topic_prefix,
         from_beginning,
@@ -202,60 +196,6 @@ def events_tail(
         raise typer.Exit(1) from None
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-async def _tail(
-    options: dict[str, Any],
-    group: str,
-    prefix: str,
-    from_beginning: bool,
-    type_pattern: str | None,
-    max_events: int | None,
-    timeout: float | None,
-) -> None:
-    import asyncio
-    import re
-    import signal
-    from fnmatch import fnmatchcase
-
-    from adapters.kafka.consumer import Delivery, EventConsumer, SeenEventIds
-
-    out = sys.stdout.buffer
-    printed = 0
-
-    async def show(delivery: Delivery) -> None:
-        nonlocal printed
-        if type_pattern is None or fnmatchcase(delivery.event.type, type_pattern):
-            out.write(delivery.value + b"\n")
-            out.flush()
-            printed += 1
-            if max_events is not None and printed >= max_events:
-                consumer.stop()
-
-    consumer = EventConsumer(
-        show,
-        group_id=group,
-        pattern=rf"^{re.escape(prefix)}\.",
-        dedupe=SeenEventIds(),
-        from_beginning=from_beginning,
-        # Tansu forms a group in about half the session timeout (5 s at aiokafka's default);
-        # 6 s is the least Kafka accepts
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=500,
-        **options,
-    )
-    loop = asyncio.get_running_loop()
-
-    def interrupted() -> None:
-        consumer.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)  # a second Ctrl-C stops at once
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, interrupted)
-    if timeout is not None:
-        loop.call_later(timeout, consumer.stop)
-    await consumer.run()
 
 
 @data_cli.command("generate")
