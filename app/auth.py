@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Receive, Scope, Scopes, Send
 
 ALGORITHM = "HS256"
 ROLES = "roles"  # the key of a route's `opt` that names the roles admitted
+ADMIN_PASSES = "admin_passes"  # the key of a route's `opt` that says whether admin is admitted
 # WebSocket tokens carry this audience, so they open streams and nothing else, and API tokens
 # (which have no audience) cannot be put into WebSocket URLs, where they would end up in logs.
 WS_AUDIENCE = "tradai-ws"
@@ -26,6 +27,7 @@ class Role(StrEnum):
     RESEARCHER = "researcher"
     APPROVER = "approver"
     OPERATOR = "operator"
+    WORKER = "worker"  # remote backtest workers: claim jobs and report on them, nothing else
     ADMIN = "admin"
 
 
@@ -132,14 +134,15 @@ def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> str:
     raise NotAuthorizedException("send 'Authorization: Bearer <token>' (see `tradai token`)")
 
 
-def requires(*roles: Role) -> dict[str, Any]:
-    """Route options (`opt=`) admitting principals holding any of `roles` (admin always passes).
+def requires(*roles: Role, admin: bool = True) -> dict[str, Any]:
+    """Route options (`opt=`) admitting principals holding any of `roles` (and admin, unless
+    `admin` is False: a worker's reports come from workers only).
 
     The middleware checks them right after the token. Litestar guards would do the same, but
     Litestar copies the route handler for every guard call, which cost more than the rest of a
     cached read; here it is one set lookup.
     """
-    return {ROLES: roles}
+    return {ROLES: roles, ADMIN_PASSES: admin}
 
 
 def authorize(principal: Principal, route_opt: Mapping[str, Any]) -> None:
@@ -148,13 +151,20 @@ def authorize(principal: Principal, route_opt: Mapping[str, Any]) -> None:
     roles: tuple[Role, ...] | None = route_opt.get(ROLES)
     if roles is None:
         raise PermissionDeniedException("this route names no role that may call it")
-    if not principal.has_any(roles):
+    if route_opt.get(ADMIN_PASSES, True):
+        if principal.has_any(roles):
+            return
         wanted = " or ".join(r.value for r in dict.fromkeys((*roles, Role.ADMIN)))
-        raise PermissionDeniedException(f"this needs the role {wanted}")
+    else:
+        if any(role in principal.roles for role in roles):
+            return
+        wanted = " or ".join(r.value for r in roles)
+    raise PermissionDeniedException(f"this needs the role {wanted}")
 
 
-# Reading is open to every role; each write names the role that may do it.
-READ = requires(*Role)
+# Reading is open to every role of a person; each write names the role that may do it.
+READ = requires(Role.VIEWER, Role.RESEARCHER, Role.APPROVER, Role.OPERATOR)
 RESEARCH = requires(Role.RESEARCHER)
 APPROVE = requires(Role.APPROVER)
 OPERATE = requires(Role.OPERATOR)
+WORK = requires(Role.WORKER, admin=False)

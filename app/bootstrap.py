@@ -34,6 +34,7 @@ from projections.execution_ports import WorkerPool
 from projections.executor import CancelWatcher, Executor
 from projections.live import Hub, LiveFeed
 from projections.ports import ArtifactStore, ReadModelQueries
+from projections.queue_executor import QueueExecutor
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 
@@ -60,6 +61,14 @@ class QueryStore(ReadModelQueries, Protocol):
     def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]: ...
 
 
+class JobExecutor(Protocol):
+    """What the container does with either executor: keep leases, and stop it."""
+
+    def keep_leases(self, read_model: ReadModelQueries) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Container:
     """The assembled service: stores, command handlers, subscribers, the executor."""
@@ -77,7 +86,7 @@ class Container:
     jwt_secret: str
     subscribers: list[SubscriberRunner] = field(default_factory=list)
     live_feed: SubscriberRunner | None = None
-    executor: Executor | None = None
+    executor: JobExecutor | None = None  # `local`/`memory`: Executor; `sqs`: QueueExecutor
     hub: Hub | None = None
     pool: WorkerPool | None = None
     batcher: CommandBatcher | None = None
@@ -108,6 +117,16 @@ class Container:
         self.batcher.start()
         if self.executor is not None:
             thread = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if isinstance(self.executor, QueueExecutor) and self.executor.dead_letters is not None:
+            wait = min(self.settings.sqs_wait_seconds, 5)  # a stop waits for one poll at most
+            thread = threading.Thread(
+                target=self.executor.follow_dead_letters,
+                args=(wait,),
+                name="dead-letters",
+                daemon=True,
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -160,7 +179,7 @@ class Container:
 
 
 def _pool(settings: Settings, market_data: MarketData) -> WorkerPool | None:
-    if settings.executor == "off":
+    if settings.executor in ("off", "sqs"):  # sqs: the runs happen in `tradai worker`s
         return None
     if settings.executor == "memory":
         from adapters.memory_pool import MemoryWorkerPool
@@ -183,6 +202,28 @@ def _pool(settings: Settings, market_data: MarketData) -> WorkerPool | None:
         offline_markets=settings.offline_markets,
         limits=RunLimits(settings.run_time_limit_seconds, settings.run_memory_limit_mb),
         keep_workdirs=settings.keep_workdirs,
+    )
+
+
+def queue_executor(settings: Settings, store: EventStore, positions: SqlReadStore) -> QueueExecutor:
+    """The `sqs` executor: jobs to BACKEND_SQS_QUEUE_URL, dead letters from its DLQ."""
+    from adapters.aws.sqs import SqsJobQueue
+
+    jobs = SqsJobQueue(settings.sqs_queue_url)
+    dead = settings.sqs_dead_letter_queue_url
+    max_receives = None
+    if dead:
+        try:
+            max_receives = jobs.max_receives()
+        except Exception as error:  # the reason then counts the letter's own receives
+            log.warning("cannot read the queue's redrive policy: %s", error)
+    return QueueExecutor(
+        store,
+        ExecutionCommands(store),
+        jobs,
+        positions,
+        dead_letters=SqsJobQueue(dead) if dead else None,
+        max_receives=max_receives,
     )
 
 
@@ -287,6 +328,16 @@ def bootstrap(settings: Settings) -> Container:
     if settings.kafka_bootstrap_servers:
         container.relay = kafka_relay(settings, store, sql_store)
         container.subscribers.append(container.relay)
+    if settings.executor == "sqs":
+        container.executor = queue_executor(settings, store, sql_store)
+        container.subscribers.append(
+            SubscriberRunner(
+                container.executor,
+                store,
+                batch_size=50,
+                poll_interval=settings.subscriber_poll_interval,
+            )
+        )
     if pool is not None:
         executor = Executor(
             store,

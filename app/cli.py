@@ -311,5 +311,23 @@ def relay() -> None:
     run_relay(_settings())
 
 
+@cli.command()
+def worker(
+    url: Annotated[str, typer.Option("--url", envvar="TRADAI_URL", help="the API's base URL")],
+    token: Annotated[
+        str, typer.Option("--token", envvar="TRADAI_TOKEN", help="a token with role `worker`")
+    ],
+    name: Annotated[str, typer.Option(help="the worker's name in job events")] = "",
+) -> None:
+    """Run backtests from BACKEND_SQS_QUEUE_URL and report them to the API (any machine)."""
+    from app.worker.main import run_worker
+
+    settings = _settings()
+    if not settings.sqs_queue_url:
+        typer.echo("error: set BACKEND_SQS_QUEUE_URL to the queue of backtest jobs", err=True)
+        raise typer.Exit(2)
+    run_worker(settings, url, token, name)
+
+
 def main() -> None:
     cli()

@@ -19,6 +19,7 @@ from app.controllers.live import live_stream, ws_token
 from app.controllers.operations import OperationsController
 from app.controllers.promotions import PromotionController
 from app.controllers.strategies import StrategyController
+from app.controllers.workers import WorkerController
 from app.log_redaction import redact_tokens_in_server_logs
 from app.openapi import BEARER, ClosedBodySchemas, openapi_config
 from app.problems import EXCEPTION_HANDLERS
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             DataController,
             PromotionController,
             OperationsController,
+            WorkerController,
             ws_token,
         ],
         security=BEARER,

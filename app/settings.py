@@ -51,6 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_collection_url: str = "http://localhost:8002"
     mlflow_tracking_uri: str = "http://localhost:5001"
     sqs_queue_url: str = ""
+    sqs_dead_letter_queue_url: str = ""
+    sqs_wait_seconds: Annotated[int, msgspec.Meta(ge=0, le=20)] = 10
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "tradai"
     kafka_idempotent_producer: bool = True
@@ -133,7 +135,10 @@ DESCRIPTIONS: dict[str, str] = {
     "subscriber_poll_interval": "seconds between polls for events written by other processes",
     "projection_batch_size": "events per read-model transaction",
     "log_level": "debug, info, warning or error",
-    "executor": "who runs backtests: local (worker processes), memory (tests, no freqtrade), off",
+    "executor": (
+        "who runs backtests: local (worker processes of this host), sqs (`tradai worker` "
+        "processes through BACKEND_SQS_QUEUE_URL), memory (tests, no freqtrade), off"
+    ),
     "workers": "worker processes of the local executor; 0 = one per CPU",
     "sandbox": (
         "where strategy code runs: bubblewrap (no network, own uid, only its run directory); "
@@ -162,7 +167,11 @@ DESCRIPTIONS: dict[str, str] = {
     "strategy_service_url": "Strategy Service base URL (gateway)",
     "data_collection_url": "Data Collection base URL (gateway)",
     "mlflow_tracking_uri": "MLflow base URL (gateway)",
-    "sqs_queue_url": "SQS queue for backtest jobs (production executor; empty = off)",
+    "sqs_queue_url": "SQS queue of backtest jobs (BACKEND_EXECUTOR=sqs, and `tradai worker`)",
+    "sqs_dead_letter_queue_url": (
+        "the jobs queue's dead-letter queue: the API fails the jobs whose message lands there"
+    ),
+    "sqs_wait_seconds": "long-poll wait of SQS receives, in seconds (0..20)",
     "kafka_bootstrap_servers": "Kafka brokers (host:port,...) that get every event; empty = off",
     "kafka_topic_prefix": "topics are <prefix>.backtest-jobs, <prefix>.strategies, ...",
     "kafka_idempotent_producer": "idempotent producer (false for brokers without it, e.g. Tansu)",
@@ -209,6 +218,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("BACKEND_QUERY_STORE=dynamodb needs BACKEND_DYNAMODB_TABLE")
     if settings.executor not in EXECUTORS:
         raise SettingsError(f"BACKEND_EXECUTOR must be one of {', '.join(EXECUTORS)}")
+    if settings.executor == "sqs" and not settings.sqs_queue_url:
+        raise SettingsError("BACKEND_EXECUTOR=sqs needs BACKEND_SQS_QUEUE_URL")
     if settings.artifacts_url and settings.artifacts_dir:
         raise SettingsError(
             "set BACKEND_ARTIFACTS_URL or BACKEND_ARTIFACTS_DIR, not both (the URL may also be "
@@ -230,6 +241,6 @@ def _check_location(variable: str, value: str) -> None:
         raise SettingsError(f"{variable} must be a local directory or s3://bucket/prefix")
 
 
-EXECUTORS = ("local", "memory", "off")
+EXECUTORS = ("local", "sqs", "memory", "off")
 SANDBOXES = ("bubblewrap", "none")
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from commands.errors import ConcurrencyConflict, NotFound, UnknownReference
 from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idempotent
-from commands.messages import CancelBacktest, SubmitBacktest
+from commands.messages import CancelBacktest, RetryBacktest, SubmitBacktest
 from commands.store import EventStore
 from commands.views import BacktestJobView, job_view
 from domain.backtest_job import WAITING_STATUSES, BacktestJob, check_submission
@@ -77,6 +77,19 @@ class BacktestCommands:
                     if attempt == _CANCEL_ATTEMPTS - 1:
                         raise
             raise AssertionError("unreachable")
+
+        return run_idempotent(self.store, actor, idempotency_key, command, BacktestJobView, execute)
+
+    def retry_backtest(
+        self, command: RetryBacktest, actor: str, idempotency_key: str | None = None
+    ) -> tuple[BacktestJobView, Outcome]:
+        """Run a failed job again: it waits for its next attempt (409 unless it failed)."""
+
+        def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
+            job = self.job(command.job_id)
+            job.retry(requested_by=actor)
+            view = job_view(job)
+            return view, self.store.commit(job, remember(view))
 
         return run_idempotent(self.store, actor, idempotency_key, command, BacktestJobView, execute)
 

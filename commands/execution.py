@@ -71,13 +71,16 @@ class ExecutionCommands:
             lambda job: job.cancel(f"cancelled by {job.cancel_requested_by} while running"),
         )
 
-    def lose_attempt(self, job_id: UUID, attempt: int, reason: str, max_attempts: int) -> bool:
-        """The attempt's worker is gone: run the job again, or fail it after `max_attempts`."""
+    def lose_attempt(
+        self, job_id: UUID, attempt: int, reason: str, max_attempts: int | None
+    ) -> bool:
+        """The attempt's worker is gone: run the job again, or fail it after `max_attempts`
+        (None: no limit here; a queue's redrive policy sets it)."""
 
         def settle(job: BacktestJob) -> None:
             if job.cancel_requested_by is not None:
                 job.cancel(f"cancelled by {job.cancel_requested_by}; {reason}")
-            elif job.attempt < max_attempts:
+            elif max_attempts is None or job.attempt < max_attempts:
                 job.requeue(attempt, f"attempt {attempt} lost: {reason}; retrying")
             else:
                 job.fail(f"attempt {attempt} lost: {reason}; gave up after {max_attempts} attempts")
@@ -96,7 +99,7 @@ class ExecutionCommands:
 
         return self._update(job_id, attempt, settle)
 
-    def reap(self, job_id: UUID, max_attempts: int) -> bool:
+    def reap(self, job_id: UUID, max_attempts: int | None) -> bool:
         """Settle a running job whose lease ran out (its worker stopped renewing it)."""
         job = self._job(job_id)
         now = self.clock()
@@ -105,6 +108,10 @@ class ExecutionCommands:
         expired = f"{job.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC"
         reason = f"worker {job.worker} stopped renewing its lease (it expired {expired})"
         return self.lose_attempt(job_id, job.attempt, reason, max_attempts)
+
+    def load(self, job_id: UUID) -> BacktestJob | None:
+        """The job, or None when there is none."""
+        return self._job(job_id)
 
     def _job(self, job_id: UUID) -> BacktestJob | None:
         if not self.store.exists(job_id):

@@ -29,6 +29,12 @@ class CancelBacktest(msgspec.Struct, frozen=True, kw_only=True):
     job_id: UUID
 
 
+class RetryBacktest(msgspec.Struct, frozen=True, kw_only=True):
+    """Run a failed job again, as its next attempt."""
+
+    job_id: UUID
+
+
 class RegisterStrategyVersion(msgspec.Struct, frozen=True, kw_only=True):
     """Register `code` as the next version of strategy `name`."""
 

@@ -48,6 +48,30 @@ class BacktestJob(Aggregate):
         fee: float | None
         submitted_by: str
 
+    class Dispatched(Aggregate.Event):
+        """The job was sent to a queue of remote workers, as message `message_id`, for run
+        `attempt`; later attempts of one dispatch come from the queue delivering it again."""
+
+        attempt: int
+        message_id: str
+
+        def apply(self, job: BacktestJob) -> None:
+            job.undispatched = False
+
+    class RetryRequested(Aggregate.Event):
+        """Someone asked to run a failed job again: it waits for its next attempt."""
+
+        requested_by: str
+
+        def apply(self, job: BacktestJob) -> None:
+            job.status = JobStatus.QUEUED
+            job.error = None
+            job.finished_at = None
+            job.cancel_requested_by = None
+            job.undispatched = True
+            job.progress_phase = None
+            job.progress_fraction = 0.0
+
     class Started(Aggregate.Event):
         """A worker claimed the job for run `attempt`; it holds it until `lease_expires_at`."""
 
@@ -190,11 +214,36 @@ class BacktestJob(Aggregate):
         self.artifacts: dict[str, str] = {}
         self.lease_expires_at: datetime | None = None
         self.cancel_requested_by: str | None = None
+        self.undispatched = True  # no queue message was sent since submission (or retry)
 
     @property
     def is_final(self) -> bool:
         """True once the job completed, failed or was cancelled; nothing changes it after."""
         return self.status in FINAL_STATUSES
+
+    @property
+    def needs_dispatch(self) -> bool:
+        """True when the job waits to run and no queue message was sent for it since it was
+        submitted or retried (a lost attempt runs again from the same message)."""
+        return (
+            self.status in WAITING_STATUSES
+            and self.cancel_requested_by is None
+            and self.undispatched
+        )
+
+    def dispatch(self, message_id: str) -> None:
+        """Record that the job was sent to the remote workers' queue for its next attempt."""
+        if not self.needs_dispatch:
+            raise IllegalTransition("backtest job", self._state_name(), "dispatch")
+        if not message_id:
+            raise InvalidValue("message_id", "a dispatch needs the queue's message id")
+        self.trigger_event(self.Dispatched, attempt=self.attempt + 1, message_id=message_id)
+
+    def retry(self, requested_by: str) -> None:
+        """Run a failed job again, as its next attempt."""
+        if self.status is not JobStatus.FAILED:
+            raise IllegalTransition("backtest job", self._state_name(), "retry")
+        self.trigger_event(self.RetryRequested, requested_by=requested_by)
 
     def start(self, attempt: int, worker: str, lease_expires_at: datetime) -> None:
         """A worker claims the job for run `attempt` (the next attempt number)."""

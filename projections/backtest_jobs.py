@@ -67,6 +67,16 @@ def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | N
             progress=Progress(),
             version=version,
         )
+    if isinstance(event, BacktestJob.RetryRequested):
+        return replace(
+            view,
+            status=JobStatus.QUEUED.value,
+            error=None,
+            finished_at=None,
+            cancel_requested=False,
+            progress=Progress(),
+            version=version,
+        )
     if isinstance(event, BacktestJob.ProgressReported):
         return replace(view, progress=Progress(event.phase, event.fraction), version=version)
     if isinstance(event, BacktestJob.Completed):

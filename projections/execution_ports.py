@@ -70,3 +70,35 @@ class WorkerPool(Protocol):
 
     def cancel(self, job_id: UUID) -> bool:
         """Stop the job's run if this pool holds it; True when it did."""
+
+
+class JobMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """The body of a job's queue message: which job, and the attempt it was first sent for."""
+
+    job_id: UUID
+    attempt: int
+
+
+class QueueMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message as a queue delivered it: its id, the handle to settle it with, its job
+    (None when the body is not a job message), and how often it was delivered."""
+
+    message_id: str
+    receipt: str
+    job: JobMessage | None
+    receives: int
+
+
+class JobQueue(Protocol):
+    """A queue of jobs for remote workers (SQS)."""
+
+    def send(self, message: JobMessage) -> str:
+        """Send `message`; return the queue's message id."""
+
+    def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]:
+        """Up to `max_messages` messages, waiting up to `wait_seconds` for the first."""
+
+    def delete(self, receipt: str) -> None: ...
+
+    def hide(self, receipt: str, seconds: int) -> None:
+        """Keep the message from other receivers for `seconds` more (0: deliver it again now)."""

@@ -91,29 +91,12 @@ class Executor:
         self.pool.run(spec, self)
 
     def _spec(self, job: BacktestJob) -> RunSpec | None:
-        """The run of `job`, with the code of the version it names (checked against its hash)."""
-        vid = strategy_version_id(job.strategy, job.strategy_version)
-        version = self.store.load(vid, "strategy version") if self.store.exists(vid) else None
-        if not isinstance(version, StrategyVersion) or version.code_sha256 != job.code_sha256:
+        spec = run_spec(self.store, job)
+        if spec is None:
             self.commands.fail(
                 job.id, job.attempt, "the strategy version's code is missing or changed"
             )
-            return None
-        return RunSpec(
-            job_id=job.id,
-            attempt=job.attempt,
-            strategy=job.strategy,
-            code=version.code,
-            code_sha256=version.code_sha256,
-            pairs=job.pairs,
-            timeframe=job.timeframe,
-            timerange=job.timerange,
-            exchange=job.exchange,
-            stake_amount=job.stake_amount,
-            max_open_trades=job.max_open_trades,
-            starting_balance=job.starting_balance,
-            fee=job.fee,
-        )
+        return spec
 
     # --- what the pool reports (a RunListener) -----------------------------------------------
 
@@ -182,6 +165,30 @@ class Executor:
             self.running.clear()
         for job_id, attempt in local.items():
             self.commands.release(job_id, attempt, "the service stopped")
+
+
+def run_spec(store: EventStore, job: BacktestJob) -> RunSpec | None:
+    """The run of `job`'s current attempt, with the code of the version it names (checked
+    against its hash); None when that code is missing or changed."""
+    vid = strategy_version_id(job.strategy, job.strategy_version)
+    version = store.load(vid, "strategy version") if store.exists(vid) else None
+    if not isinstance(version, StrategyVersion) or version.code_sha256 != job.code_sha256:
+        return None
+    return RunSpec(
+        job_id=job.id,
+        attempt=job.attempt,
+        strategy=job.strategy,
+        code=version.code,
+        code_sha256=version.code_sha256,
+        pairs=job.pairs,
+        timeframe=job.timeframe,
+        timerange=job.timerange,
+        exchange=job.exchange,
+        stake_amount=job.stake_amount,
+        max_open_trades=job.max_open_trades,
+        starting_balance=job.starting_balance,
+        fee=job.fee,
+    )
 
 
 class StoppingError(RuntimeError):

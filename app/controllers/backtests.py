@@ -30,7 +30,7 @@ from app.schemas import (
     JobStatusFilter,
     TradePage,
 )
-from commands.messages import CancelBacktest, SubmitBacktest
+from commands.messages import CancelBacktest, RetryBacktest, SubmitBacktest
 from commands.store import StoredEvent
 from commands.views import BacktestJobView
 from projections.results import BacktestResultView, Trade
@@ -136,6 +136,31 @@ class BacktestController(Controller):
         actor = request.user.sub
         view, outcome = await container.commands().run(
             lambda: container.backtests.cancel_backtest(command, actor, idempotency_key)
+        )
+        return Response(
+            Backtest.of(view),
+            status_code=HTTP_202_ACCEPTED,
+            headers={POSITION: str(outcome.position)},
+        )
+
+    @post(
+        "/{job_id:str}/retry",
+        opt=RESEARCH,
+        status_code=HTTP_202_ACCEPTED,
+        responses=problems(*COMMAND, 404),
+    )
+    async def retry(
+        self,
+        job_id: JobIdPath,
+        request: Request[Principal, Any, Any],
+        container: Container,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Backtest]:
+        """Run a failed job again as its next attempt; 409 unless it failed."""
+        command = RetryBacktest(job_id=params.job_id(job_id))
+        actor = request.user.sub
+        view, outcome = await container.commands().run(
+            lambda: container.backtests.retry_backtest(command, actor, idempotency_key)
         )
         return Response(
             Backtest.of(view),

@@ -24,9 +24,11 @@ from commands.messages import (
     DecidePromotion,
     DeployVersion,
     RequestPromotion,
+    RetryBacktest,
     RollBack,
 )
 from commands.promotions import PromotionCommands
+from commands.remote_execution import RemoteExecution
 from commands.store import EventStore, StoredEvent
 from commands.strategies import StrategyCommands
 from domain.promotion import GateThresholds
@@ -178,6 +180,8 @@ def _every_event_type(store: EventStore) -> list[StoredEvent]:
     execution.lose_attempt(failed, 1, "worker died", 2)
     assert execution.claim(failed, "w", 30)
     execution.fail(failed, 2, "strategy raised")
+    backtests.retry_backtest(RetryBacktest(job_id=failed), "alice")
+    RemoteExecution(execution).dispatched(failed, "message-1")
     cancelled = job()
     backtests.cancel_backtest(CancelBacktest(job_id=cancelled), "bob")
     execution.confirm_cancel(cancelled, 1)

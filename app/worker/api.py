@@ -1,0 +1,141 @@
+"""The worker's side of the API (role `worker`): claim, heartbeat, progress and reports.
+
+Final reports are retried (tenacity, exponential backoff) while the API is unreachable or
+answers 5xx/429, so a restarting API loses nothing: a report repeated after an answer that got
+lost is answered `already recorded`. Progress is best effort: the next report supersedes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ApiUnavailable(Exception):
+    """The API could not be reached, or answered with a server error."""
+
+
+class RefusedReport(Exception):
+    """The API refused a report as malformed (4xx other than 409): a bug, not a state."""
+
+
+@dataclass(frozen=True)
+class ClaimAnswer:
+    run: dict[str, Any] | None = None  # the claimed run (ClaimedRun)
+    settled: str = ""  # the job is settled or unknown: drop the message
+    retry_after: float = 0.0  # another worker holds the job: hand the message back for this long
+
+
+@dataclass(frozen=True)
+class HeldAnswer:
+    over: bool  # the attempt is over: stop the run, leave the message alone
+    cancel_requested: bool = False
+
+
+def _transient(error: BaseException) -> bool:
+    return isinstance(error, ApiUnavailable)
+
+
+class WorkerApi:
+    """HTTP calls of one worker, with a `worker` token."""
+
+    def __init__(self, url: str, token: str, worker: str, timeout: float = 15.0) -> None:
+        self.url = url.rstrip("/")
+        self.worker = worker
+        self.http = httpx.Client(
+            base_url=f"{self.url}/api/v1/workers/jobs",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _post(self, path: str, body: Any = None) -> httpx.Response:
+        try:
+            response = self.http.post(path, json=body if body is not None else {})
+        except httpx.HTTPError as error:
+            raise ApiUnavailable(f"{error.__class__.__name__}: {error}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ApiUnavailable(f"the API answered {response.status_code}")
+        if response.status_code in (401, 403):
+            raise RefusedReport(f"the API refused the worker's token: {_detail(response)}")
+        return response
+
+    def _retrying(self, seconds: float) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception(_transient),
+            wait=wait_exponential(multiplier=0.2, max=5.0),
+            stop=stop_after_delay(seconds),
+            reraise=True,
+        )
+
+    def claim(self, job_id: UUID, patience: float) -> ClaimAnswer:
+        """Claim the job's next attempt, retrying for up to `patience` seconds."""
+        response = self._retrying(patience)(self._post, f"/{job_id}/claim", {"worker": self.worker})
+        if response.status_code == 200:
+            return ClaimAnswer(run=response.json())
+        kind = _kind(response)
+        if response.status_code == 409 and kind == "job-held":
+            return ClaimAnswer(retry_after=float(response.headers.get("Retry-After", "5")))
+        if response.status_code in (404, 409):
+            return ClaimAnswer(settled=_detail(response))
+        raise RefusedReport(f"claim of job {job_id}: {_detail(response)}")
+
+    def heartbeat(self, job_id: UUID, attempt: int) -> HeldAnswer:
+        return self._held(self._post(f"/{job_id}/attempts/{attempt}/heartbeat"))
+
+    def progress(self, job_id: UUID, attempt: int, phase: str, fraction: float) -> HeldAnswer:
+        body = {"phase": phase, "fraction": fraction}
+        return self._held(self._post(f"/{job_id}/attempts/{attempt}/progress", body))
+
+    def report(
+        self, job_id: UUID, attempt: int, outcome: str, body: dict[str, Any], patience: float
+    ) -> bool:
+        """Send a final report, retrying for up to `patience` seconds; True when the API
+        recorded it (now or before), False when the attempt was over."""
+        path = f"/{job_id}/attempts/{attempt}/{outcome}"
+        response = self._retrying(patience)(self._post, path, body)
+        if response.status_code == 200:
+            return True
+        if response.status_code == 409:
+            log.warning("job %s attempt %s: %s", job_id, attempt, _detail(response))
+            return False
+        raise RefusedReport(f"{outcome} report of job {job_id}: {_detail(response)}")
+
+    @staticmethod
+    def _held(response: httpx.Response) -> HeldAnswer:
+        if response.status_code == 200:
+            return HeldAnswer(
+                over=False, cancel_requested=bool(response.json()["cancel_requested"])
+            )
+        if response.status_code == 409:
+            return HeldAnswer(over=True)
+        raise RefusedReport(_detail(response))
+
+
+def _kind(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("type", "")).rsplit("/", 1)[-1]
+    except ValueError:
+        return ""
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail") or response.reason_phrase)
+    except ValueError:
+        return response.reason_phrase
