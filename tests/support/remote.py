@@ -142,10 +142,7 @@ class RemoteStand:
         self.workers: list[WorkerProcess] = []
 
     def seed(self) -> None:
-        self.server.data_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [str(TRADAI), "seed"], env=self.server.env(), check=True, capture_output=True
-        )
+        seed(self.server)
 
     def worker(self, name: str, slots: int = 1) -> WorkerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKEND_", "TRADAI_"))}
@@ -166,6 +163,13 @@ class RemoteStand:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.stop()
         self.server.stop()
+
+
+def seed(server: ServerProcess) -> None:
+    """What `make run` does before serving: sample candles (into S3 here) and the sample
+    strategy."""
+    server.data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(TRADAI), "seed"], env=server.env(), check=True, capture_output=True)
 
 
 def wait_until(check: Any, timeout: float, what: str, interval: float = 0.2) -> Any:

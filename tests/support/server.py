@@ -39,8 +39,10 @@ class ServerProcess:
             env["BACKEND_PORT"] = str(self.port)
         return env | self.extra_env
 
-    def start(self, timeout: float = 30.0) -> None:
-        self.port = free_port()
+    def start(self, timeout: float = 30.0, *, same_port: bool = False) -> None:
+        """Start the server; `same_port` restarts it where its clients expect it."""
+        if not (same_port and self.port):
+            self.port = free_port()
         tradai = Path(sys.executable).parent / "tradai"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
