@@ -10,6 +10,7 @@ import platform
 import time
 
 from bench import figures
+from bench.remote_workers import remote_workers
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
             "kafka",
             "dynamodb",
             "backtests",
+            "sqs",
             "memory",
         ],
         help="measure only this part (repeat for several)",
@@ -42,6 +44,7 @@ def main() -> None:
         ("kafka", lambda: figures.kafka_relay(20_000 if args.quick else 100_000, seconds)),
         ("dynamodb", lambda: figures.dynamodb_read_model(4_000 if args.quick else 20_000, seconds)),
         ("backtests", lambda: figures.backtests(1 if args.quick else 3)),
+        ("sqs", remote_workers),
         ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
     ):
         if args.only and name not in args.only:
