@@ -1,9 +1,9 @@
 """The executor: a subscriber that runs submitted jobs on a worker pool and reports back.
 
 Three parts work together:
-- the dispatcher reads the log from its own recorded position; for each Submitted or Requeued
-  event it waits for a free slot, claims the job (a Started event: one claimant wins), and
-  starts the run. The log itself is the queue, so a restart resumes where it stopped;
+- the dispatcher reads the log from its own recorded position; for each Submitted, Requeued or
+  RetryRequested event it waits for a free slot, claims the job (a Started event: one claimant
+  wins), and starts the run. The log itself is the queue, so a restart resumes where it stopped;
 - the cancel watcher follows the log from its head and stops local runs that were cancelled
   (it never waits for slots, so a cancel is not stuck behind queued jobs);
 - the lease keeper renews leases of local runs and settles runs elsewhere whose lease ran out.
@@ -65,7 +65,9 @@ class Executor:
     def handle(self, events: Sequence[StoredEvent], after: int) -> None:
         for stored in events:
             event = stored.event
-            if isinstance(event, BacktestJob.Submitted | BacktestJob.Requeued):
+            if isinstance(
+                event, BacktestJob.Submitted | BacktestJob.Requeued | BacktestJob.RetryRequested
+            ):
                 self._dispatch(event.originator_id)
             self.positions.save_position(self.name, stored.position)
 
