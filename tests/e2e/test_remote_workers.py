@@ -183,6 +183,27 @@ def test_a_run_that_kills_its_worker_every_time_ends_dead_lettered(
     wait_until(lambda: kinds(client, job_id).count("Dispatched") == 2, 30, "a second dispatch")
 
 
+def test_a_cancel_reaches_the_worker_that_runs_the_job(
+    stand: RemoteStand, client: httpx.Client
+) -> None:
+    ensure_two_workers(stand)
+    register(client, "CancelledRemotely", sleeper("CancelledRemotely", 60))
+    job_id = submit(client, "CancelledRemotely")
+    wait(client, job_id, until={"running"})
+    run_pid = worker_pid_running("CancelledRemotely")
+    asked = time.monotonic()
+    assert client.post(f"/backtests/{job_id}/cancel").status_code == 202
+    job = wait(client, job_id, timeout=30)
+    took = time.monotonic() - asked
+    assert job["status"] == "cancelled", job["error"]
+    assert took < VISIBILITY_SECONDS, f"the cancel took {took:.1f} s"
+    wait_until(lambda: not Path(f"/proc/{run_pid}").exists(), 10, "the run to be stopped")
+    history = kinds(client, job_id)
+    assert history[-1] == "Cancelled" and history.count("Started") == 1
+    assert history.index("CancelRequested") < history.index("Cancelled")
+    wait_until(lambda: queue_drained(stand), 30, "its message to be deleted")
+
+
 def test_a_duplicate_message_does_not_run_the_job_twice(
     stand: RemoteStand, client: httpx.Client
 ) -> None:
