@@ -31,10 +31,15 @@ class MemoryWorkerPool:
         self._work_root = work_root or Path(tempfile.mkdtemp(prefix="tradai-memory-pool-"))
         self._holds: dict[UUID, threading.Event] = {}
         self._lock = threading.Lock()
+        self._busy = 0  # slots reserved or running
 
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def busy(self) -> int:
+        return self._busy
 
     def start(self) -> None:
         self._work_root.mkdir(parents=True, exist_ok=True)
@@ -45,9 +50,15 @@ class MemoryWorkerPool:
                 event.set()
 
     def acquire(self, timeout: float) -> bool:
-        return self._slots.acquire(timeout=timeout)
+        if not self._slots.acquire(timeout=timeout):
+            return False
+        with self._lock:
+            self._busy += 1
+        return True
 
     def release(self) -> None:
+        with self._lock:
+            self._busy -= 1
         self._slots.release()
 
     def run(self, spec: RunSpec, listener: RunListener) -> None:
@@ -83,7 +94,7 @@ class MemoryWorkerPool:
         finally:
             with self._lock:
                 self._holds.pop(spec.job_id, None)
-            self._slots.release()
+            self.release()
 
     def _output(self, spec: RunSpec) -> RunOutput:
         start = datetime(2024, 1, 1, tzinfo=UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -102,6 +103,10 @@ class InMemoryReadStore:
                 and (strategy is None or j.strategy == strategy)
             ]
         return _newest_first([(j.submitted_at, j.id, j) for j in found], limit, cursor)
+
+    def count_jobs_by_status(self) -> dict[str, int]:
+        with self._lock:
+            return dict(Counter(j.status for j in self._jobs.values()))
 
     def get_strategy(self, name: str) -> StrategyView | None:
         return self._strategies.get(strategy_id(name))

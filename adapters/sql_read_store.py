@@ -252,6 +252,12 @@ class SqlReadStore:
         filters += [t.c.strategy == strategy] if strategy else []
         return self._newest_first(t, filters, limit, cursor, BacktestJobView)
 
+    def count_jobs_by_status(self) -> dict[str, int]:
+        t = self.jobs
+        query = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)  # the status index
+        with self.engine.connect() as conn:
+            return {status: count for status, count in conn.execute(query)}
+
     def _newest_first(
         self, t: sa.Table, filters: list[Any], limit: int, cursor: str | None, kind: type[D]
     ) -> Page:

@@ -1,4 +1,6 @@
-"""Bearer-JWT authentication (HS256, PyJWT) and role checks, as API.md describes them."""
+"""Bearer-JWT authentication and role checks, as API.md describes them: local HS256 tokens
+(PyJWT, the data dir's secret) and, when configured, RS256/ES256 tokens of an identity provider
+(app/identity_provider.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,19 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import msgspec
+import structlog
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.types import ASGIApp, Receive, Scope, Scopes, Send
 
+if TYPE_CHECKING:
+    from app.identity_provider import IdentityProvider
+
 ALGORITHM = "HS256"
+PROVIDER_ALGORITHMS = ("RS256", "ES256")  # tokens of the identity provider, never of the secret
 ROLES = "roles"  # the key of a route's `opt` that names the roles admitted
 ADMIN_PASSES = "admin_passes"  # the key of a route's `opt` that says whether admin is admitted
 # WebSocket tokens carry this audience, so they open streams and nothing else, and API tokens
@@ -29,6 +36,9 @@ class Role(StrEnum):
     OPERATOR = "operator"
     WORKER = "worker"  # remote backtest workers: claim jobs and report on them, nothing else
     ADMIN = "admin"
+
+
+KNOWN_ROLES = frozenset(r.value for r in Role)
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -78,29 +88,54 @@ def read_token_expiry(
         raise NotAuthorizedException("the token has expired; mint a new one") from None
     except jwt.InvalidTokenError as error:
         raise NotAuthorizedException(f"the token is not valid: {error}") from None
-    roles = claims.get("roles", [])
+    return principal_of(claims["sub"], claims.get("roles", [])), float(claims["exp"])
+
+
+def principal_of(sub: object, roles: object, claim: str = "roles") -> Principal:
+    """The principal of a verified token; role names this service does not know are dropped."""
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise NotAuthorizedException("the token's 'roles' claim must be a list of role names")
-    known = {r.value for r in Role}
-    principal = Principal(sub=str(claims["sub"]), roles=frozenset(r for r in roles if r in known))
-    return principal, float(claims["exp"])
+        raise NotAuthorizedException(f"the token's {claim!r} claim must be a list of role names")
+    return Principal(sub=str(sub), roles=frozenset(r for r in roles if r in KNOWN_ROLES))
+
+
+def token_algorithm(token: str) -> tuple[str, dict[str, Any]]:
+    """The `alg` of a token's (unverified) header, and the header; 401 if there is none."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as error:
+        raise NotAuthorizedException(f"the token is not valid: {error}") from None
+    algorithm = header.get("alg")
+    return (algorithm if isinstance(algorithm, str) else ""), header
 
 
 class JWTAuthMiddleware:
     """Checks `Authorization: Bearer <JWT>` and the route's roles on every non-public route.
+
+    The token header's `alg` picks the key: HS256 is checked with the local secret only;
+    RS256 and ES256 with the identity provider's keys only, when one is configured; any other
+    (`none` included) is refused. So a public key never reaches an HMAC check.
 
     Written against plain ASGI rather than Litestar's authentication base class, which builds
     a connection object and parses every header for each request; on a cached read that was a
     fifth of the request's time. Errors raised here reach the usual problem-details handlers.
     """
 
-    def __init__(self, app: ASGIApp, secret: str, exclude: list[str], scopes: Scopes) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret: str,
+        exclude: list[str],
+        scopes: Scopes,
+        identity_provider: IdentityProvider | None = None,
+    ) -> None:
         self.app = app
         self.secret = secret
+        self.identity_provider = identity_provider
         self.public = re.compile("|".join(exclude)) if exclude else None
         self.scopes = frozenset(scopes)
         # Verifying a signature costs more than the rest of a cheap request; a token string
-        # verified once is remembered until it expires (a changed token is a different key).
+        # verified once is remembered until it expires (a changed token is a different key),
+        # whichever key verified it.
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,20 +143,50 @@ class JWTAuthMiddleware:
             self.public is not None and self.public.search(scope["path"])
         ):
             token = _bearer(scope["headers"])
-            principal = self.authenticate(token)
+            known = self._verified.get(token)  # the usual case, without a coroutine
+            if known is not None and time.time() < known[1]:
+                principal = known[0]
+            else:
+                principal = await self.authenticate(token)
+            _bind_log_context(scope, principal)
             authorize(principal, scope["route_handler"].opt)
             scope["user"], scope["auth"] = principal, token
         await self.app(scope, receive, send)
 
-    def authenticate(self, token: str) -> Principal:
+    async def authenticate(self, token: str) -> Principal:
         known = self._verified.get(token)
         if known is not None and time.time() < known[1]:
             return known[0]
-        principal, expires = read_token_expiry(self.secret, token)
+        algorithm, header = token_algorithm(token)
+        if algorithm == ALGORITHM:
+            principal, expires = read_token_expiry(self.secret, token)
+        elif algorithm in PROVIDER_ALGORITHMS and self.identity_provider is not None:
+            principal, expires = await self.identity_provider.verify(token, header)
+        elif algorithm in PROVIDER_ALGORITHMS:
+            raise NotAuthorizedException(
+                f"{algorithm} tokens are not accepted here (no BACKEND_JWT_JWKS_URL is "
+                "configured); use a token from `tradai token`"
+            )
+        else:
+            accepted = ", ".join(
+                [ALGORITHM, *(PROVIDER_ALGORITHMS if self.identity_provider else ())]
+            )
+            raise NotAuthorizedException(
+                f"the token's algorithm {algorithm or 'none'!r} is not accepted (only {accepted})"
+            )
         if len(self._verified) >= VERIFIED_TOKENS:  # many tokens: start over, never grow unbounded
             self._verified.clear()
         self._verified[token] = (principal, expires)
         return principal
+
+
+def _bind_log_context(scope: Scope, principal: Principal) -> None:
+    """Every later log line of the request says who asked (and about which job)."""
+    job = (scope.get("path_params") or {}).get("job_id")
+    if job is None:
+        structlog.contextvars.bind_contextvars(user=principal.sub)
+    else:
+        structlog.contextvars.bind_contextvars(user=principal.sub, job_id=str(job))
 
 
 def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> str:

@@ -61,6 +61,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        log_config=None,  # the app configured logging (structlog): uvicorn's lines go there too
         access_log=False,
     )
 

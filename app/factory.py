@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 from litestar import Litestar, Router
 from litestar.di import Provide
@@ -16,15 +15,23 @@ from app.controllers.backtests import BacktestController
 from app.controllers.data import DataController
 from app.controllers.health import HealthController
 from app.controllers.live import live_stream, ws_token
+from app.controllers.metrics import metrics
 from app.controllers.operations import OperationsController
 from app.controllers.promotions import PromotionController
+from app.controllers.proxy import proxy_read, proxy_write
 from app.controllers.strategies import StrategyController
 from app.controllers.workers import WorkerController
+from app.gateway import Gateway
+from app.identity_provider import identity_provider
 from app.log_redaction import redact_tokens_in_server_logs
+from app.logging_setup import configure_logging
+from app.metrics import MetricsMiddleware, metrics_registry
 from app.openapi import BEARER, ClosedBodySchemas, openapi_config
 from app.problems import EXCEPTION_HANDLERS
 from app.rate_limit import write_rate_limit
+from app.request_id import RequestIdMiddleware
 from app.settings import Settings, load_settings
+from app.tracing import instrument, tracing_enabled
 
 # Reachable without a token (API.md): health, readiness, metrics, the OpenAPI docs and the
 # AsyncAPI document (/schema/asyncapi.json); their handlers stay outside the router that
@@ -44,10 +51,7 @@ def _freeze_startup_objects() -> None:
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
     """Build the API; the container's subscribers start with the app and stop with it."""
     settings = settings or load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     container = container or bootstrap(settings)
     # Everything here needs a token, and the OpenAPI document says so for these routes only.
     with_token = Router(
@@ -59,13 +63,24 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             PromotionController,
             OperationsController,
             WorkerController,
+            proxy_read,
+            proxy_write,
             ws_token,
         ],
         security=BEARER,
     )
     rate_limit = write_rate_limit(settings.rate_limit_per_minute)
+    gateway = Gateway(
+        urls={
+            "strategy-service": settings.strategy_service_url,
+            "data-collection": settings.data_collection_url,
+            "mlflow": settings.mlflow_tracking_uri,
+        },
+        timeout_seconds=settings.proxy_timeout_seconds,
+        max_connections=settings.proxy_max_connections,
+    )
     app = Litestar(
-        route_handlers=[HealthController, AsyncAPIController, with_token, live_stream],
+        route_handlers=[HealthController, metrics, AsyncAPIController, with_token, live_stream],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False)
         },
@@ -73,6 +88,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             DefineMiddleware(
                 JWTAuthMiddleware,
                 secret=container.jwt_secret,
+                identity_provider=identity_provider(settings),
                 exclude=PUBLIC_PATHS,
                 scopes={"http", "websocket"},
             ),
@@ -86,11 +102,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             container.bind_loop,
             _freeze_startup_objects,
         ],
-        on_shutdown=[container.stop],
+        on_shutdown=[container.stop, gateway.aclose],
         openapi_config=openapi_config(),
         plugins=[ClosedBodySchemas()],
         debug=False,
+        logging_config=None,  # configure_logging() set up the process's logging (structlog)
     )
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.container = container
+    app.state.gateway = gateway
+    app.state.metrics_registry, http_metrics = metrics_registry(container)
+    app.asgi_handler = MetricsMiddleware(app.asgi_handler, http_metrics)
+    if tracing_enabled():  # OTEL_EXPORTER_OTLP_ENDPOINT: OpenTelemetry is imported only then
+        app.asgi_handler, flush_spans = instrument(app.asgi_handler)
+        app.on_shutdown.append(flush_spans)
+    # Outermost, so every answer (a 401, a 404 of no route) carries its X-Request-ID.
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app

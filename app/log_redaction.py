@@ -7,11 +7,22 @@ import logging
 import re
 
 _TOKEN = re.compile(r"(\btoken=)[^&\s\"']+", re.IGNORECASE)
+_BEARER = re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# A JWT anywhere (header.payload.signature, base64url, the header starting `{"` -> `eyJ`).
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_SECRET_FIELD = re.compile(
+    r"(\b(?:password|secret|sasl_password|aws_secret_access_key)[=:]\s*)\S+", re.IGNORECASE
+)
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def redact(text: str) -> str:
-    return _TOKEN.sub(r"\1[redacted]", text)
+    """`text` with tokens (query parameters, bearer credentials, any JWT) and `secret=...`
+    style values replaced by `[redacted]`."""
+    text = _TOKEN.sub(r"\1[redacted]", text)
+    text = _BEARER.sub(r"\1[redacted]", text)
+    text = _JWT.sub("[redacted]", text)
+    return _SECRET_FIELD.sub(r"\1[redacted]", text)
 
 
 class RedactTokens(logging.Filter):

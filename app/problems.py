@@ -38,7 +38,9 @@ TITLES = {
     422: "Unprocessable request",
     429: "Too many requests",
     500: "Internal error",
+    502: "Bad gateway",
     503: "Service unavailable",
+    504: "Gateway timeout",
 }
 # msgspec says "... - at `$.pairs[0]`"; the field is the part after `$.`.
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.S)

@@ -17,6 +17,7 @@ from adapters.event_store import open_event_store
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.bootstrap import kafka_relay
+from app.logging_setup import configure_logging
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def run_relay(settings: Settings) -> None:
     """Publish until SIGTERM or SIGINT; then stop after the batch in flight."""
     if not settings.kafka_bootstrap_servers:
         raise SystemExit("error: BACKEND_KAFKA_BOOTSTRAP_SERVERS is empty: no broker to publish to")
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings.log_level, settings.log_format)
     store = open_event_store(settings.resolved_event_store_url)
     read_store = SqlReadStore(create_engine(settings.resolved_read_model_url))
     read_store.create()

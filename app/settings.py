@@ -24,12 +24,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     read_model_url: str = ""
     jwt_secret: str = ""
     jwt_ttl_seconds: int = 3600
+    jwt_jwks_url: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_roles_claim: Annotated[str, msgspec.Meta(min_length=1)] = "roles"
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 600
     read_your_writes_timeout: float = 2.0
     subscriber_poll_interval: float = 1.0
     projection_batch_size: int = 500
     log_level: str = "info"
+    log_format: str = "console"
     executor: str = "local"
     workers: int = 0
     sandbox: str = "bubblewrap"
@@ -50,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     strategy_service_url: str = "http://localhost:8003"
     data_collection_url: str = "http://localhost:8002"
     mlflow_tracking_uri: str = "http://localhost:5001"
+    proxy_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    proxy_max_connections: Annotated[int, msgspec.Meta(ge=1)] = 100
     sqs_queue_url: str = ""
     sqs_dead_letter_queue_url: str = ""
     sqs_wait_seconds: Annotated[int, msgspec.Meta(ge=0, le=20)] = 10
@@ -127,6 +134,16 @@ DESCRIPTIONS: dict[str, str] = {
     "read_model_url": "SQL read model (SQLAlchemy URL): empty = SQLite in data_dir; postgresql://...",
     "jwt_secret": "HS256 secret for API tokens; empty = generated once into data_dir/jwt-secret",
     "jwt_ttl_seconds": "lifetime of tokens minted by `tradai token`",
+    "jwt_jwks_url": (
+        "JWKS URL of an identity provider whose RS256/ES256 tokens are accepted next to the "
+        "local ones (needs BACKEND_JWT_ISSUER); empty = local tokens only"
+    ),
+    "jwt_issuer": "the `iss` identity-provider tokens must carry (with BACKEND_JWT_JWKS_URL)",
+    "jwt_audience": "the `aud` identity-provider tokens must carry; empty = not checked",
+    "jwt_roles_claim": (
+        "claim of identity-provider tokens listing the roles (cognito:groups for Cognito; "
+        "a dotted path such as realm_access.roles reaches into an object)"
+    ),
     "max_body_bytes": "largest request body accepted (413 above it)",
     "rate_limit_per_minute": (
         "writes (POST, PUT, PATCH, DELETE) one user may send per minute, 429 above it; 0 = off"
@@ -135,6 +152,7 @@ DESCRIPTIONS: dict[str, str] = {
     "subscriber_poll_interval": "seconds between polls for events written by other processes",
     "projection_batch_size": "events per read-model transaction",
     "log_level": "debug, info, warning or error",
+    "log_format": "console (for a terminal) or json (one object per line, for machines)",
     "executor": (
         "who runs backtests: local (worker processes of this host), sqs (`tradai worker` "
         "processes through BACKEND_SQS_QUEUE_URL), memory (tests, no freqtrade), off"
@@ -167,6 +185,11 @@ DESCRIPTIONS: dict[str, str] = {
     "strategy_service_url": "Strategy Service base URL (gateway)",
     "data_collection_url": "Data Collection base URL (gateway)",
     "mlflow_tracking_uri": "MLflow base URL (gateway)",
+    "proxy_timeout_seconds": (
+        "the gateway's wait for a downstream service to connect, answer, or send the next "
+        "bytes (504 after it)"
+    ),
+    "proxy_max_connections": "connections the gateway keeps to each downstream service, at most",
     "sqs_queue_url": "SQS queue of backtest jobs (BACKEND_EXECUTOR=sqs, and `tradai worker`)",
     "sqs_dead_letter_queue_url": (
         "the jobs queue's dead-letter queue: the API fails the jobs whose message lands there"
@@ -206,6 +229,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as error:
         raise SettingsError(f"bad setting: {error}") from None
+    if settings.log_format not in ("console", "json"):
+        raise SettingsError("BACKEND_LOG_FORMAT must be console or json")
     if settings.sandbox not in SANDBOXES:
         raise SettingsError(f"BACKEND_SANDBOX must be one of {', '.join(SANDBOXES)}")
     if settings.kafka_security_protocol not in KAFKA_PROTOCOLS:
@@ -227,7 +252,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     for name in ("artifacts_url", "market_data_dir"):
         _check_location(PREFIX + name.upper(), getattr(settings, name))
+    _check_identity_provider(settings)
     return settings
+
+
+def _check_identity_provider(settings: Settings) -> None:
+    """A JWKS URL comes with the issuer its tokens carry; the issuer and the audience only
+    mean something with a JWKS URL."""
+    if not settings.jwt_jwks_url:
+        if settings.jwt_issuer or settings.jwt_audience:
+            raise SettingsError(
+                "BACKEND_JWT_ISSUER and BACKEND_JWT_AUDIENCE check identity-provider tokens: "
+                "set BACKEND_JWT_JWKS_URL too (or unset them)"
+            )
+        return
+    if not settings.jwt_jwks_url.startswith(("https://", "http://")):
+        raise SettingsError("BACKEND_JWT_JWKS_URL must be an https:// (or http://) URL")
+    if not settings.jwt_issuer:
+        raise SettingsError(
+            "BACKEND_JWT_JWKS_URL needs BACKEND_JWT_ISSUER: the exact `iss` of the provider's "
+            "tokens (Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id>)"
+        )
 
 
 def _check_location(variable: str, value: str) -> None:

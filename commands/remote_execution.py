@@ -135,9 +135,9 @@ class RemoteExecution:
         """Record that the job was sent to the queue as `message_id` (False: not needed)."""
         for _ in range(_RETRIES):
             job = self.execution.load(job_id)
-            if job is None or not job.needs_dispatch:
+            if job is None or job.is_final or not job.undispatched:
                 return False
-            job.dispatch(message_id)
+            job.dispatch(message_id)  # a worker may have claimed it already: still recorded
             try:
                 self.execution.store.commit(job)
                 return True

@@ -232,12 +232,15 @@ class BacktestJob(Aggregate):
         )
 
     def dispatch(self, message_id: str) -> None:
-        """Record that the job was sent to the remote workers' queue for its next attempt."""
-        if not self.needs_dispatch:
+        """Record that the job was sent to the remote workers' queue. It is recorded after the
+        send, so a worker may have claimed the job from that message already: the record then
+        names the attempt it started."""
+        if self.is_final or not self.undispatched:
             raise IllegalTransition("backtest job", self._state_name(), "dispatch")
         if not message_id:
             raise InvalidValue("message_id", "a dispatch needs the queue's message id")
-        self.trigger_event(self.Dispatched, attempt=self.attempt + 1, message_id=message_id)
+        attempt = self.attempt + 1 if self.status in WAITING_STATUSES else self.attempt
+        self.trigger_event(self.Dispatched, attempt=attempt, message_id=message_id)
 
     def retry(self, requested_by: str) -> None:
         """Run a failed job again, as its next attempt."""

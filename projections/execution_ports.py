@@ -55,6 +55,10 @@ class WorkerPool(Protocol):
     @property
     def size(self) -> int: ...
 
+    @property
+    def busy(self) -> int:
+        """Slots reserved or running a job now; the other `size - busy` are idle."""
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...

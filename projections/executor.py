@@ -89,7 +89,13 @@ class Executor:
             return
         with self._lock:
             self.running[job_id] = spec.attempt
-        log.info("job %s attempt %s starts on %s", job_id, spec.attempt, self.worker_name)
+        log.info(
+            "job %s attempt %s starts on %s",
+            job_id,
+            spec.attempt,
+            self.worker_name,
+            extra={"job_id": str(job_id), "attempt": spec.attempt},
+        )
         self.pool.run(spec, self)
 
     def _spec(self, job: BacktestJob) -> RunSpec | None:

@@ -88,6 +88,9 @@ class ReadModelQueries(Protocol):
         self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
     ) -> Page: ...
 
+    def count_jobs_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status; a status no job is in is left out."""
+
     def get_strategy(self, name: str) -> StrategyView | None: ...
 
     def list_strategies(self, *, limit: int, cursor: str | None) -> Page: ...

@@ -40,6 +40,7 @@ from adapters.dynamodb.requests import TableRequests
 from adapters.dynamodb.table import INDEXES, delete_table, ensure_table
 from commands.promotion_views import PromotionView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
+from domain.backtest_job import JobStatus
 from domain.identity import strategy_id, strategy_version_id
 from projections.ports import Changes, Page, PositionMoved
 from projections.results import BacktestResultView, Trade
@@ -207,6 +208,16 @@ class DynamoReadStore(TableRequests):
         else:
             index, key = "lists", "JOBS"
         return self._newest_first(index, key, limit, cursor, BacktestJobView)
+
+    def count_jobs_by_status(self) -> dict[str, int]:
+        """One COUNT query of the status index per status (the index is eventually consistent:
+        a job that just changed status may be counted in its previous one for a moment)."""
+        index = INDEXES["by_status"][0]
+        counts = {
+            status.value: self._count("by_status", f"{index} = :p", {":p": s(f"JOBS#{status}")})
+            for status in JobStatus
+        }
+        return {status: count for status, count in counts.items() if count}
 
     def get_strategy(self, name: str) -> StrategyView | None:
         return self._document(f"STRATEGY#{strategy_id(name)}", "DOC", StrategyView)

@@ -69,6 +69,24 @@ class TableRequests:
         }
         return list(self._pages(self.client.query, args, limit))
 
+    def _count(self, index: str, condition: str, values: dict[str, Any]) -> int:
+        """How many items of the index match, page after page (no item is sent back)."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "Select": "COUNT",
+        }
+        count = 0
+        while True:
+            answer = self.client.query(**args)
+            count += int(answer["Count"])
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return count
+            args["ExclusiveStartKey"] = start
+
     def _scan(self) -> Iterator[dict[str, Any]]:
         return self._pages(self.client.scan, {"TableName": self.table, "ConsistentRead": True})
 

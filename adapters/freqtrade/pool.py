@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+import structlog
+
 from adapters.freqtrade import protocol
 from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb
 from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox
@@ -74,7 +76,7 @@ class _Slot:
             finally:
                 self.job_id, self.worker = None, None
                 self.cancelled.clear()
-                self.pool.slots.release()
+                self.pool.release()
         if standby is not None:
             standby.kill()
             standby.remove()
@@ -87,6 +89,11 @@ class _Slot:
             return None
 
     def _execute(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
+        # Every line logged for the run (here and in the listener) names its job and attempt.
+        with structlog.contextvars.bound_contextvars(job_id=str(spec.job_id), attempt=spec.attempt):
+            self._supervise(worker, spec, listener)
+
+    def _supervise(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
         self.job_id, self.worker = spec.job_id, worker
         if spec.job_id in self.pool.take_cancel(spec.job_id):
             self.cancelled.set()
@@ -216,10 +223,15 @@ class LocalWorkerPool:
         self._cancels: set[UUID] = set()
         self._lock = threading.Lock()
         self._workers_started = 0
+        self._busy = 0  # slots reserved or running
 
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def busy(self) -> int:
+        return self._busy
 
     @property
     def sandbox_description(self) -> str:
@@ -258,9 +270,15 @@ class LocalWorkerPool:
             slot.thread.join(15)
 
     def acquire(self, timeout: float) -> bool:
-        return self.slots.acquire(timeout=timeout)
+        if not self.slots.acquire(timeout=timeout):
+            return False
+        with self._lock:
+            self._busy += 1
+        return True
 
     def release(self) -> None:
+        with self._lock:
+            self._busy -= 1
         self.slots.release()
 
     def run(self, spec: RunSpec, listener: RunListener) -> None:

@@ -44,9 +44,8 @@ class HealthController(Controller):
             checks["read_model"] = "ok"
         except Exception as error:
             checks["read_model"] = f"unreachable: {type(error).__name__}"
-        for runner in container.subscribers:
-            positions[runner.name] = runner.position
-            lag = max(head - runner.position, 0)
+        for runner, position, lag in subscriber_lags(container, head):
+            positions[runner.name] = position
             if runner is container.relay:
                 # Commands and queries work without the broker: a lagging relay or a broker
                 # that is down degrades the service, it does not make it unready.
@@ -73,6 +72,16 @@ class HealthController(Controller):
             gauges=gauges,
         )
         return Response(health, status_code=200 if ok else 503)
+
+
+def subscriber_lags(container: Container, head: int) -> list[tuple[SubscriberRunner, int, int]]:
+    """Each subscriber with its position and how many events it is behind `head` (the event
+    store's last position): what /ready checks and /metrics exposes."""
+    lags = []
+    for runner in container.subscribers:
+        position = runner.position  # read once: the runner's thread moves it on
+        lags.append((runner, position, max(head - position, 0)))
+    return lags
 
 
 # The relay is 'lagging' beyond this many events (a steady load keeps it within a batch or two).

@@ -8,6 +8,7 @@ import signal
 import socket
 import threading
 
+from app.logging_setup import configure_logging
 from app.settings import Settings
 from app.storage import open_artifact_store, open_market_data
 from app.worker.api import WorkerApi
@@ -22,10 +23,7 @@ def run_worker(settings: Settings, url: str, token: str, name: str = "") -> None
     from adapters.freqtrade.pool import LocalWorkerPool, RunLimits
     from adapters.freqtrade.sandbox import Sandbox
 
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per report is noise
     market_data = open_market_data(settings)
     sandbox = Sandbox.create(settings.sandbox, market_data.root)

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+import structlog
 
 from app.worker.api import ApiUnavailable, ClaimAnswer, RefusedReport, WorkerApi
 from projections.execution_ports import (
@@ -109,6 +110,10 @@ class RemoteWorker:
             self.pool.release()
             return
         job_id = message.job.job_id
+        with structlog.contextvars.bound_contextvars(job_id=str(job_id)):
+            self._claim(message, job_id)
+
+    def _claim(self, message: QueueMessage, job_id: UUID) -> None:
         try:
             answer = self.api.claim(job_id, patience=self.visibility_seconds / 2)
         except ApiUnavailable as error:

@@ -17,6 +17,7 @@ import pytest
 
 from app.controllers.asyncapi import ASYNCAPI_PATH
 from tests.e2e.conftest import client_for
+from tests.support.downstream import echo_server
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +28,18 @@ SAMPLE = "SampleEmaCross"  # the strategy the document's examples name
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def downstream() -> Iterator[str]:
+    """The services behind the gateway: a real HTTP server that answers every request."""
+    with echo_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, downstream: str) -> Iterator[ServerProcess]:
     env = {
+        "BACKEND_STRATEGY_SERVICE_URL": downstream,
+        "BACKEND_DATA_COLLECTION_URL": downstream,
+        "BACKEND_MLFLOW_TRACKING_URI": downstream,
         "BACKEND_EXECUTOR": "memory",  # jobs complete, so results, trades and equity answer
         "BACKEND_GATE_MIN_TRADES": "1",  # a memory run's three trades can pass the gates
         "BACKEND_RATE_LIMIT_PER_MINUTE": str(10**9),  # the limiter runs, the fuzzer never trips it
@@ -86,7 +97,7 @@ def test_the_document_says_who_needs_a_token_and_what_errors_look_like(
     components = document["components"]["schemas"]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            public = path in ("/health", "/ready", ASYNCAPI_PATH)
+            public = path in ("/health", "/ready", "/metrics", ASYNCAPI_PATH)
             assert operation.get("security") == (None if public else [{"BearerToken": []}]), path
             for status, answer in operation["responses"].items():
                 if status.startswith("4"):
@@ -99,7 +110,7 @@ def test_the_document_says_who_needs_a_token_and_what_errors_look_like(
                 assert not any(s.startswith("4") for s in operation["responses"]), path
             else:
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)
-            if method != "get":
+            if method not in ("get", "head"):  # reads are not rate limited
                 assert "429" in operation["responses"], (method, path)
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body is not None:
@@ -130,6 +141,8 @@ def test_no_server_error_and_every_4xx_is_a_problem_document(run: dict[str, Any]
         response = entry["response"]
         if 400 <= response["status"] < 500:
             assert response["content"]["mimeType"].startswith("application/problem+json"), entry
+            if entry["request"]["method"] == "HEAD":
+                continue  # the same answer as a GET's, without its body
             problem = json.loads(response["content"]["text"])
             assert problem["status"] == response["status"] and problem["detail"], problem
 

@@ -76,12 +76,27 @@ def test_jobs_list_newest_first_with_filters_and_cursors(read_store: ReadStore) 
             break
     assert [d.id for d in seen] == [d.id for d in reversed(docs)], "every job once, newest first"
     failed = read_store.list_jobs(status="failed", strategy="S1", limit=100, cursor=None)
-    assert {d.id for d in failed.items} == {
+    assert {d.id for d in failed.items} == {  # type: ignore[attr-defined]
         d.id for d in docs if d.status == "failed" and d.strategy == "S1"
-    }  # type: ignore[attr-defined]
+    }
     assert failed.next_cursor is None
     with pytest.raises(BadCursor):
         read_store.list_jobs(status=None, strategy=None, limit=5, cursor="not-a-cursor")
+
+
+def test_jobs_are_counted_by_status(read_store: ReadStore) -> None:
+    assert read_store.count_jobs_by_status() == {}
+    docs = [job(n, status=("submitted", "running", "failed")[n % 3]) for n in range(10)]
+    read_store.commit("p", 0, 1, Changes(jobs={d.id: d for d in docs}))
+    assert read_store.count_jobs_by_status() == {"submitted": 4, "running": 3, "failed": 3}
+    moved = {d.id: replace(d, status="completed", version=2) for d in docs[:2]}
+    read_store.commit("p", 1, 2, Changes(jobs=moved))
+    assert read_store.count_jobs_by_status() == {
+        "submitted": 3,
+        "running": 2,
+        "failed": 3,
+        "completed": 2,
+    }, "a job that changes status is counted once, in its new status"
 
 
 def test_strategies_page_by_name(read_store: ReadStore) -> None:

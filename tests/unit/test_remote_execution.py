@@ -651,3 +651,16 @@ def test_without_a_known_limit_the_receives_come_from_the_letter(
     failed = job(execution, job_id)
     assert failed.error is not None and "dead-lettered after 4 receives" in failed.error
     assert letters.deleted == ["r-1"]
+
+
+def test_a_dispatch_is_recorded_when_a_worker_claimed_the_job_before_the_record(
+    store: EventStore, remote: RemoteExecution, job_id: UUID
+) -> None:
+    # The send comes first and a fast worker's claim can land before the Dispatched record.
+    claimed(remote, job_id)
+    assert remote.dispatched(job_id, "m-1")
+    dispatches = events_of(store, job_id, BacktestJob.Dispatched)
+    assert len(dispatches) == 1
+    assert isinstance(dispatches[0], BacktestJob.Dispatched)
+    assert dispatches[0].attempt == 1  # the attempt that message started
+    assert not remote.dispatched(job_id, "m-2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -85,7 +86,7 @@ def test_bad_tokens_are_refused_with_a_reason(token: str, message: str) -> None:
 
 def test_unsigned_tokens_are_refused() -> None:
     token = jwt.encode(
-        {"sub": "a", "exp": int(time.time()) + DAY, "roles": ["admin"]}, None, algorithm="none"
+        {"sub": "a", "exp": int(time.time()) + DAY, "roles": ["admin"]}, "", algorithm="none"
     )
     with pytest.raises(NotAuthorizedException):
         read_token(K, token)
@@ -101,20 +102,21 @@ def _middleware() -> JWTAuthMiddleware:
 def test_a_verified_token_is_remembered_until_it_expires() -> None:
     middleware = _middleware()
     token = mint_token(K, "alice", ["viewer"], 60)
-    principal = middleware.authenticate(token)
+    principal = asyncio.run(middleware.authenticate(token))
     assert principal == Principal("alice", frozenset({"viewer"}))
     middleware.secret = OTHER  # a signature check now would fail ...
-    assert middleware.authenticate(token) == principal  # ... so this answer was remembered
+    remembered = asyncio.run(middleware.authenticate(token))
+    assert remembered == principal  # ... so this answer was remembered
     middleware._verified[token] = (principal, time.time() - 1)  # as if its exp had passed
     with pytest.raises(NotAuthorizedException):  # past the expiry it is checked again
-        middleware.authenticate(token)
+        asyncio.run(middleware.authenticate(token))
 
 
 def test_the_remembered_tokens_never_outgrow_their_bound() -> None:
     middleware = _middleware()
     for n in range(VERIFIED_TOKENS + 5):
         middleware._verified[f"t{n}"] = (Principal("x", frozenset()), time.time() + 60)
-    middleware.authenticate(mint_token(K, "alice", ["viewer"], 60))
+    asyncio.run(middleware.authenticate(mint_token(K, "alice", ["viewer"], 60)))
     assert len(middleware._verified) <= VERIFIED_TOKENS
 
 
