@@ -9,7 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 import anyio
@@ -92,6 +92,10 @@ class Container:
     batcher: CommandBatcher | None = None
     sandbox: str | None = None  # how strategy runs are contained, for /ready and the log
     relay: SubscriberRunner | None = None  # the Kafka relay, when Kafka is configured
+    also_kept: list[Any] = field(default_factory=list)  # read stores kept besides the query one
+    # A PostgresCommitWatcher with PostgreSQL (commits of other replicas wake the subscribers);
+    # typed loosely: Litestar resolves these annotations at run time, psycopg stays unimported.
+    commit_watcher: Any = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -103,6 +107,8 @@ class Container:
     def start(self) -> None:
         self.sql_store.create()
         self.read_store.create()  # the same store twice is harmless: create is idempotent
+        for kept in self.also_kept:  # DynamoDB kept next to the SQL store answering queries
+            kept.create()
         if self.pool is not None:
             self.pool.start()
         for runner in self.subscribers:
@@ -115,6 +121,8 @@ class Container:
             also_offer_to=[self.live_feed] if self.live_feed is not None else [],
         )
         self.batcher.start()
+        if self.settings.resolved_event_store_url.startswith(("postgresql://", "postgres://")):
+            self.commit_watcher = self._watch_other_replicas()
         if self.executor is not None:
             thread = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
             thread.start()
@@ -130,8 +138,23 @@ class Container:
             thread.start()
             self._threads.append(thread)
 
+    def _watch_other_replicas(self) -> Any:
+        from adapters.postgres_wakeup import PostgresCommitWatcher
+
+        recorder: Any = self.store.recorder
+        store = self.store
+        watcher = PostgresCommitWatcher(
+            self.settings.resolved_event_store_url,
+            recorder.channel_name,
+            lambda: store.wake_listeners(store.max_position()),
+        )
+        watcher.start()
+        return watcher
+
     def stop(self) -> None:
         self._stopping.set()
+        if self.commit_watcher is not None:
+            self.commit_watcher.stop()
         if self.batcher is not None:
             self.batcher.stop()  # queued commands are written before the subscribers stop
         if self.executor is not None:
@@ -167,6 +190,17 @@ class Container:
         """Wait (bounded) until the read model shows a command's effect: read-your-writes."""
         if not self.read_model.wait_for(outcome.position, self.settings.read_your_writes_timeout):
             log.warning("read model lags behind position %s", outcome.position)
+
+    def find(self, lookup: Callable[[], T | None]) -> T | None:
+        """`lookup()` in the read model; on a miss, once more after the read model caught up with
+        the store (bounded). Another replica may have just committed what is asked for: its id
+        must not be a 404 here because this replica's read model is milliseconds behind."""
+        found = lookup()
+        if found is None and self.read_model.wait_for(
+            self.store.max_position(), self.settings.read_your_writes_timeout
+        ):
+            found = lookup()
+        return found
 
     def _keep_leases(self) -> None:
         assert self.executor is not None
@@ -279,6 +313,7 @@ def bootstrap(settings: Settings) -> Container:
     )
     read_store: QueryStore = sql_store
     read_model, models = sql_model, [sql_model]
+    also_kept: list[Any] = []
     if settings.dynamodb_table:
         # boto3 is imported only here, only when the DynamoDB read model is configured.
         from adapters.dynamodb.read_store import DynamoReadStore
@@ -293,6 +328,8 @@ def bootstrap(settings: Settings) -> Container:
         models.append(dynamo_model)
         if settings.query_store == "dynamodb":  # read-your-writes waits for this one then
             read_store, read_model = dynamo, dynamo_model
+        else:
+            also_kept.append(dynamo)
     container = Container(
         settings=settings,
         store=store,
@@ -311,6 +348,7 @@ def bootstrap(settings: Settings) -> Container:
             ),
         ),
         read_model=read_model,
+        also_kept=also_kept,
         jwt_secret=jwt_secret(settings),
         subscribers=[read_model, *(m for m in models if m is not read_model)],
         hub=Hub(store.max_position()),

@@ -79,6 +79,12 @@ class EventStore(Application[UUID]):
         with self._listeners_lock:
             self._listeners.append(listener)
 
+    def wake_listeners(self, position: int) -> None:
+        """Tell the commit listeners that the log reached `position` (a commit made by another
+        process, learnt from the database)."""
+        for listener in list(self._listeners):
+            listener(position)
+
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if not recordings:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+import anyio
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -114,6 +115,10 @@ class BacktestController(Controller):
         container: Container = request.app.state.container
         key = params.job_key(job_id)
         doc = await container.query(lambda: container.read_store.job_document(key))
+        if doc is None:  # maybe committed through another replica a moment ago
+            doc = await anyio.to_thread.run_sync(
+                lambda: container.find(lambda: container.read_store.job_document(key))
+            )
         if doc is None:
             raise NotFoundException(f"backtest job {key} does not exist")
         return ASGIResponse(body=_ENCODE(_BACKTEST.decode(doc)), media_type=MediaType.JSON)
@@ -270,7 +275,7 @@ def _job_event(stored: StoredEvent) -> JobEvent:
 
 
 def _job(container: Container, job_id: UUID) -> BacktestJobView:
-    view = container.read_store.get_job(job_id)
+    view = container.find(lambda: container.read_store.get_job(job_id))
     if view is None:
         raise NotFoundException(f"backtest job {job_id} does not exist")
     return view

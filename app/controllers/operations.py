@@ -100,7 +100,7 @@ class OperationsController(Controller):
     @get("/{name:str}/deployments", opt=READ, sync_to_thread=True, responses=QUERY_PROBLEMS)
     def deployments(self, name: NamePath, container: Container) -> Deployments:
         """Every revision per environment, and what runs now."""
-        view = container.read_store.get_strategy(name)
+        view = container.find(lambda: container.read_store.get_strategy(name))
         if view is None:
             raise NotFoundException(f"no strategy named {name!r} is registered")
         return Deployments(name=view.name, live=view.live, environments=view.deployments)

@@ -158,7 +158,7 @@ def _promotion(container: Container, raw_id: str) -> PromotionView:
         raise params.BadParameter(
             "promotion_id", f"{raw_id!r} is not a promotion id (a UUID)"
         ) from None
-    view = container.read_store.get_promotion(promotion_id)
+    view = container.find(lambda: container.read_store.get_promotion(promotion_id))
     if view is None:
         raise NotFoundException(f"promotion {promotion_id} does not exist")
     return view

@@ -83,7 +83,7 @@ class StrategyController(Controller):
     @get("/{name:str}", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 404))
     def show(self, name: NamePath, container: Container) -> StrategyDetail:
         """One strategy and its versions."""
-        view = container.read_store.get_strategy(name)
+        view = container.find(lambda: container.read_store.get_strategy(name))
         if view is None:
             raise NotFoundException(f"no strategy named {name!r} is registered")
         return StrategyDetail.of(view, list(container.read_store.list_versions(name)))
@@ -112,7 +112,7 @@ class StrategyController(Controller):
         number = params.version_number(version)
         if at is not None:
             return _as_of(container, name, number, params.instant("at", at))
-        view = container.read_store.get_version(name, number)
+        view = container.find(lambda: container.read_store.get_version(name, number))
         if view is None:
             raise NotFoundException(f"strategy {name!r} has no version {version}")
         promotions = container.read_store.load_promotions(view.promotions)

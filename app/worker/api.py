@@ -49,28 +49,49 @@ def _transient(error: BaseException) -> bool:
 
 
 class WorkerApi:
-    """HTTP calls of one worker, with a `worker` token."""
+    """HTTP calls of one worker, with a `worker` token. `url` may list several API replicas,
+    comma-separated: a replica that cannot be reached is left for the next one."""
 
     def __init__(self, url: str, token: str, worker: str, timeout: float = 15.0) -> None:
-        self.url = url.rstrip("/")
+        self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+        if not self.urls:
+            raise ValueError("no API URL: set TRADAI_URL")
         self.worker = worker
-        self.http = httpx.Client(
-            base_url=f"{self.url}/api/v1/workers/jobs",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
-        )
+        self.clients = [
+            httpx.Client(
+                base_url=f"{base}/api/v1/workers/jobs",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=timeout,
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            )
+            for base in self.urls
+        ]
+        self._current = 0
+
+    @property
+    def url(self) -> str:
+        return self.urls[self._current]
 
     def close(self) -> None:
-        self.http.close()
+        for client in self.clients:
+            client.close()
 
     def _post(self, path: str, body: Any = None) -> httpx.Response:
+        """POST to the current replica; an unreachable one is swapped for the next (the caller
+        retries), one that answers 5xx too."""
+        index = self._current
         try:
-            response = self.http.post(path, json=body if body is not None else {})
+            response = self.clients[index].post(path, json=body if body is not None else {})
         except httpx.HTTPError as error:
-            raise ApiUnavailable(f"{error.__class__.__name__}: {error}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ApiUnavailable(f"the API answered {response.status_code}")
+            self._current = (index + 1) % len(self.clients)
+            raise ApiUnavailable(
+                f"{self.urls[index]}: {error.__class__.__name__}: {error}"
+            ) from None
+        if response.status_code >= 500:
+            self._current = (index + 1) % len(self.clients)
+            raise ApiUnavailable(f"{self.urls[index]} answered {response.status_code}")
+        if response.status_code == 429:
+            raise ApiUnavailable(f"{self.urls[index]} answered 429")
         if response.status_code in (401, 403):
             raise RefusedReport(f"the API refused the worker's token: {_detail(response)}")
         return response
@@ -96,11 +117,13 @@ class WorkerApi:
         raise RefusedReport(f"claim of job {job_id}: {_detail(response)}")
 
     def heartbeat(self, job_id: UUID, attempt: int) -> HeldAnswer:
-        return self._held(self._post(f"/{job_id}/attempts/{attempt}/heartbeat"))
+        path = f"/{job_id}/attempts/{attempt}/heartbeat"
+        return self._held(self._retrying(2.0)(self._post, path))
 
     def progress(self, job_id: UUID, attempt: int, phase: str, fraction: float) -> HeldAnswer:
         body = {"phase": phase, "fraction": fraction}
-        return self._held(self._post(f"/{job_id}/attempts/{attempt}/progress", body))
+        path = f"/{job_id}/attempts/{attempt}/progress"
+        return self._held(self._retrying(1.0)(self._post, path, body))
 
     def report(
         self, job_id: UUID, attempt: int, outcome: str, body: dict[str, Any], patience: float
