@@ -14,16 +14,20 @@ from commands.promotion_views import PromotionView
 from commands.views import (
     BacktestJobView,
     LiveRevision,
+    ParameterView,
     Progress,
     StrategyVersionView,
     StrategyView,
 )
+from domain.backtest_job import Priority
 from domain.market import EXCHANGE, PAIR, TIMEFRAMES, TIMERANGE
 from domain.strategy import ENVIRONMENTS, STRATEGY_NAME
 from domain.strategy_version import PROMOTABLE
 from projections.results import EquityPointView, PairResult, Trade
 
 Positive = Annotated[float, Meta(gt=0)]
+ParameterValue = int | float | str | bool | None
+PRIORITIES = tuple(p.value for p in Priority)
 Number = Annotated[int, Meta(ge=1, le=2**31 - 1)]  # a version or revision: fits every database
 
 
@@ -65,6 +69,17 @@ class BacktestCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_open_trades: Annotated[int, Meta(ge=1, le=1000)] | None = None
     starting_balance: Positive | None = None
     fee: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
+    parameters: Annotated[
+        dict[Annotated[str, Meta(min_length=1, max_length=64)], ParameterValue],
+        Meta(
+            max_length=100,
+            description="values of the strategy's own parameters by name (422 naming "
+            "`parameters.<name>` when it declares no such parameter, or the value has the "
+            "wrong type or is outside its range or choices)",
+            examples=[{"fast_span": 10}],
+        ),
+    ] = {}
+    priority: Annotated[str, _form(8, "normal", enum=PRIORITIES)] = "normal"
 
 
 class Backtest(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +108,10 @@ class Backtest(msgspec.Struct, frozen=True, kw_only=True):
     worker: str | None
     cancel_requested: bool
     version: int
+    # Defaults: stored documents older than these fields decode as their upcast events say.
+    parameters: dict[str, ParameterValue] = {}
+    priority: str = "normal"
+    sweep_id: UUID | None = None
 
     @classmethod
     def of(cls, view: BacktestJobView) -> Backtest:
@@ -159,13 +178,23 @@ class StrategyVersionSummary(msgspec.Struct, frozen=True, kw_only=True):
     code_sha256: str
     stage: str
     description: str
-    parameters: dict[str, Any]
+    parameters: dict[str, Any]  # the registration body's free-form `parameters`, as given
+    declared_parameters: list[ParameterView]  # what the code declares; submits may set them
     registered_by: str
     registered_at: datetime
 
     @classmethod
     def of(cls, view: StrategyVersionView) -> StrategyVersionSummary:
-        return cls(**{name: getattr(view, name) for name in cls.__struct_fields__})
+        return cls(**_version_fields(cls, view))
+
+
+def _version_fields(cls: type[msgspec.Struct], view: StrategyVersionView) -> dict[str, Any]:
+    renamed = {"declared_parameters": list(view.declared)}
+    return {
+        name: renamed[name] if name in renamed else getattr(view, name)
+        for name in cls.__struct_fields__
+        if name in renamed or hasattr(view, name)
+    }
 
 
 class StrategyVersionDetail(StrategyVersionSummary, frozen=True, kw_only=True):
@@ -185,11 +214,7 @@ class StrategyVersionDetail(StrategyVersionSummary, frozen=True, kw_only=True):
         backtests: list[UUID] | None = None,
         at: datetime | None = None,
     ) -> StrategyVersionDetail:
-        own = {
-            n: getattr(view, n)
-            for n in cls.__struct_fields__
-            if hasattr(view, n) and n != "promotions"
-        }
+        own = {n: v for n, v in _version_fields(cls, view).items() if n != "promotions"}
         return cls(**own, promotions=promotions or [], backtests=backtests or [], at=at)
 
 

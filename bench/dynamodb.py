@@ -19,6 +19,7 @@ from bench.load import Load, wrk
 from bench.servers import api
 from projections.read_model import ReadModelProjector
 from tests.support.aws import aws_env, boto3_client, running_dynamodb_local
+from tests.support.strategies import minimal
 
 BODY = {"strategy": "Bench", "pairs": ["BTC/USDT"], "timeframe": "5m",
         "timerange": "20240101-20240201"}  # fmt: skip
@@ -28,7 +29,7 @@ def _reads(env: dict[str, str], seconds: int) -> tuple[Load, Load]:
     with api({"BACKEND_EXECUTOR": "off"} | env) as server:
         auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
         http = httpx.Client(base_url=f"{server.url}/api/v1", headers=auth)
-        http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+        http.post("/strategies/Bench/versions", json={"code": minimal("Bench")})
         jobs = [http.post("/backtests", json=BODY).json()["id"] for _ in range(200)]
         one = wrk(f"{server.url}/api/v1/backtests/{jobs[-1]}", seconds=seconds, headers=auth,
                   warmup=1)  # fmt: skip

@@ -28,6 +28,7 @@ from projections.read_model import ReadModelProjector
 from projections.rebuild import rebuild_read_model, rebuild_read_model_parallel
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, new_job
+from tests.support.strategies import minimal
 
 SUBMIT = {
     "strategy": "Bench",
@@ -55,7 +56,7 @@ def http_throughput(seconds: int) -> list[Figure]:
     with api({"BACKEND_EXECUTOR": "off"}) as server:
         auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
         http = httpx.Client(base_url=f"{server.url}/api/v1", headers=auth)
-        http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+        http.post("/strategies/Bench/versions", json={"code": minimal("Bench")})
         job = http.post("/backtests", json=SUBMIT).json()["id"]
         submit = wrk(
             f"{server.url}/api/v1/backtests",
@@ -95,7 +96,9 @@ def submit_latency_under_contention(seconds: int) -> list[Figure]:
     with api({"BACKEND_EXECUTOR": "off"}) as server:
         auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
         httpx.post(
-            f"{server.url}/api/v1/strategies/Bench/versions", json={"code": "x = 1"}, headers=auth
+            f"{server.url}/api/v1/strategies/Bench/versions",
+            json={"code": minimal("Bench")},
+            headers=auth,
         )
         url = f"{server.url}/api/v1/backtests"
         for busy, target in ((False, 25.0), (True, 50.0)):
@@ -325,7 +328,7 @@ def memory(requests: int = 100_000) -> list[Figure]:
         assert server.process is not None
         auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
         http = httpx.Client(base_url=f"{server.url}/api/v1", headers=auth)
-        http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+        http.post("/strategies/Bench/versions", json={"code": minimal("Bench")})
         job = http.post("/backtests", json=SUBMIT).json()["id"]
         for _ in range(1000):
             http.get(f"/backtests/{job}")

@@ -25,6 +25,7 @@ from projections.kafka_relay import EventMessage, KafkaRelay, outgoing
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, new_job
 from tests.support.kafka import running_broker
+from tests.support.strategies import minimal
 
 BATCH = 2000
 
@@ -109,7 +110,7 @@ def commit_to_consumer(seconds: float, rate: float = 200.0) -> list[float]:
         with api(env) as server:
             auth = {"Authorization": f"Bearer {server.token('bench', 'researcher')}"}
             http = httpx.Client(base_url=f"{server.url}/api/v1", headers=auth)
-            http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+            http.post("/strategies/Bench/versions", json={"code": minimal("Bench")})
             http.post("/backtests", json=_BODY)  # the relay has made its topics
             time.sleep(1.0)
             done = threading.Event()

@@ -23,6 +23,7 @@ import httpx
 from websockets.sync.client import connect
 
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -36,7 +37,7 @@ def ws_delays(server: ServerProcess, jobs: int) -> list[float]:
     http = httpx.Client(
         base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
     )
-    http.post("/strategies/Bench/versions", json={"code": "x = 1"})
+    http.post("/strategies/Bench/versions", json={"code": minimal("Bench")})
     delays: list[float] = []
     ws_token = http.post("/ws/token").json()["token"]
     with connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={ws_token}") as ws:

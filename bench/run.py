@@ -10,6 +10,7 @@ import platform
 import time
 
 from bench import figures
+from bench.cluster import cluster
 from bench.remote_workers import remote_workers
 
 
@@ -28,6 +29,7 @@ def main() -> None:
             "dynamodb",
             "backtests",
             "sqs",
+            "cluster",
             "memory",
         ],
         help="measure only this part (repeat for several)",
@@ -45,6 +47,7 @@ def main() -> None:
         ("dynamodb", lambda: figures.dynamodb_read_model(4_000 if args.quick else 20_000, seconds)),
         ("backtests", lambda: figures.backtests(1 if args.quick else 3)),
         ("sqs", remote_workers),
+        ("cluster", lambda: cluster(seconds, 100 if args.quick else 300)),
         ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
     ):
         if args.only and name not in args.only:

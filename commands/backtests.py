@@ -32,12 +32,13 @@ class BacktestCommands:
             c = command  # the values first: they need no lookup
             check_submission(
                 c.pairs, c.timeframe, c.timerange, c.exchange,
-                c.stake_amount, c.max_open_trades, c.starting_balance, c.fee,
+                c.stake_amount, c.max_open_trades, c.starting_balance, c.fee, c.priority,
             )  # fmt: skip
             name, number = command.strategy, command.strategy_version
             version = self.store.memo(
                 ("strategy version", name, number), lambda: self._strategy_version(name, number)
             )  # read only here, so the commands of one batch may share it
+            version.check_parameters(command.parameters)
             job = BacktestJob(
                 strategy=version.name,
                 strategy_version=version.number,
@@ -51,6 +52,9 @@ class BacktestCommands:
                 starting_balance=command.starting_balance,
                 fee=command.fee,
                 submitted_by=actor,
+                parameters=dict(command.parameters),
+                priority=command.priority,
+                sweep_id=None,
             )
             view = job_view(job)
             return view, self.store.commit(job, remember(view))

@@ -21,6 +21,8 @@ class SubmitBacktest(msgspec.Struct, frozen=True, kw_only=True):
     max_open_trades: int | None = None
     starting_balance: float | None = None
     fee: float | None = None
+    parameters: dict[str, Any] = {}
+    priority: str = "normal"
 
 
 class CancelBacktest(msgspec.Struct, frozen=True, kw_only=True):

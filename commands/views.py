@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -49,6 +50,24 @@ class BacktestJobView(msgspec.Struct, frozen=True, kw_only=True):
     artifacts: dict[str, str]
     lease_expires_at: datetime | None
     version: int
+    # Defaults: documents stored before these fields existed decode as what the upcast
+    # events say (the strategy's defaults, normal priority, no sweep).
+    parameters: dict[str, Any] = {}
+    priority: str = "normal"
+    sweep_id: UUID | None = None
+
+
+class ParameterView(msgspec.Struct, frozen=True, kw_only=True):
+    """A hyperoptable parameter the version's code declares: its range or choices, default."""
+
+    name: str
+    kind: str
+    space: str
+    default: int | float | str | bool | None
+    low: int | float | None = None
+    high: int | float | None = None
+    choices: list[int | float | str | bool | None] | None = None
+    decimals: int | None = None
 
 
 class StrategyVersionView(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +85,7 @@ class StrategyVersionView(msgspec.Struct, frozen=True, kw_only=True):
     registered_at: datetime
     aggregate_version: int
     promotions: tuple[UUID, ...] = ()
+    declared: tuple[ParameterView, ...] = ()  # the code's parameters; () before version 2
 
 
 class StrategyView(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,6 +138,9 @@ def job_view(job: BacktestJob) -> BacktestJobView:
         artifacts=job.artifacts,
         lease_expires_at=job.lease_expires_at,
         version=job.version,
+        parameters=dict(job.parameters),
+        priority=job.priority.value,
+        sweep_id=job.sweep_id,
     )
 
 
@@ -136,4 +159,10 @@ def strategy_version_view(version: StrategyVersion) -> StrategyVersionView:
         registered_at=version.created_on,
         aggregate_version=version.version,
         promotions=tuple(version.promotions),
+        declared=parameter_views(spec.as_dict() for spec in version.declared),
     )
+
+
+def parameter_views(records: Iterable[dict[str, Any]]) -> tuple[ParameterView, ...]:
+    """Declared-parameter records (as events hold them) as views."""
+    return tuple(msgspec.convert(record, ParameterView) for record in records)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -20,6 +22,14 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class Priority(StrEnum):
+    """How urgently a waiting job wants a worker (for fair dispatch)."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
 
 
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
@@ -47,6 +57,18 @@ class BacktestJob(Aggregate):
         starting_balance: float | None
         fee: float | None
         submitted_by: str
+        parameters: dict[str, Any]
+        priority: str
+        sweep_id: UUID | None
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Jobs submitted before version 2 ran with the strategy's defaults, at normal
+            priority, outside any sweep."""
+            state["parameters"] = {}
+            state["priority"] = Priority.NORMAL.value
+            state["sweep_id"] = None
 
     class Dispatched(Aggregate.Event):
         """The job was sent to a queue of remote workers, as message `message_id`, for run
@@ -179,6 +201,9 @@ class BacktestJob(Aggregate):
         starting_balance: float | None,
         fee: float | None,
         submitted_by: str,
+        parameters: dict[str, Any],
+        priority: str,
+        sweep_id: UUID | None,
     ) -> None:
         check_submission(
             pairs,
@@ -189,6 +214,7 @@ class BacktestJob(Aggregate):
             max_open_trades,
             starting_balance,
             fee,
+            priority,
         )
         self.strategy = strategy
         self.strategy_version = strategy_version
@@ -202,6 +228,9 @@ class BacktestJob(Aggregate):
         self.starting_balance = starting_balance
         self.fee = fee
         self.submitted_by = submitted_by
+        self.parameters = dict(parameters)
+        self.priority = Priority(priority)
+        self.sweep_id = sweep_id
         self.status = JobStatus.SUBMITTED
         self.attempt = 0
         self.worker: str | None = None
@@ -349,6 +378,7 @@ def check_submission(
     max_open_trades: int | None,
     starting_balance: float | None,
     fee: float | None,
+    priority: str = Priority.NORMAL.value,
 ) -> None:
     """Refuse values freqtrade could not run, naming the field (InvalidValue)."""
     if not pairs:
@@ -370,3 +400,5 @@ def check_submission(
     _check_positive("starting_balance", starting_balance)
     if fee is not None and not 0.0 <= fee < 0.1:
         raise InvalidValue("fee", f"a fee is a ratio between 0 and 0.1, got {fee}")
+    if priority not in Priority.__members__.values():
+        raise InvalidValue("priority", f"{priority!r}: one of low, normal, high")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -14,6 +14,7 @@ from domain.errors import IllegalTransition, InvalidValue, NotPermitted, Unknown
 from domain.identity import strategy_version_id
 from domain.promotion import Gate, GatesFailed, PromotionStatus
 from domain.strategy import check_strategy_name
+from domain.strategy_source import ParameterSpec, check_parameter_values, read_strategy
 
 # Strategy sources are small Python modules; a cap keeps events (and Kafka messages) bounded.
 MAX_CODE_BYTES = 256 * 1024
@@ -37,7 +38,12 @@ class StrategyVersion(Aggregate):
     """Version `number` of strategy `name`: its code (content-addressed), parameters and stage."""
 
     class Registered(Aggregate.Created):
-        """A researcher registered this code as the next version of the strategy."""
+        """A researcher registered this code as the next version of the strategy.
+
+        `parameters` is the free-form object the registration body carried; `declared` is what
+        the code declared (ParameterSpec records), read when it was registered. Version 1 had
+        no `declared`: those versions were registered unchecked and declare nothing.
+        """
 
         name: str
         number: int
@@ -46,6 +52,12 @@ class StrategyVersion(Aggregate):
         parameters: dict[str, Any]
         description: str
         registered_by: str
+        declared: list[dict[str, Any]]
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["declared"] = []
 
     class PromotionRequested(Aggregate.Event):
         """A researcher asked to promote this version; `gates` records what the checks found."""
@@ -119,6 +131,7 @@ class StrategyVersion(Aggregate):
         parameters: dict[str, Any],
         description: str,
         registered_by: str,
+        declared: list[dict[str, Any]],
     ) -> None:
         check_strategy_name(name)
         if number < 1:
@@ -135,6 +148,7 @@ class StrategyVersion(Aggregate):
         self.parameters = dict(parameters)
         self.description = description
         self.registered_by = registered_by
+        self.declared = tuple(ParameterSpec.from_dict(d) for d in declared)
         self.stage = Stage.REGISTERED
         self.promotions: dict[UUID, dict[str, Any]] = {}
 
@@ -148,7 +162,13 @@ class StrategyVersion(Aggregate):
         description: str,
         registered_by: str,
     ) -> StrategyVersion:
-        """Register `code` as version `number`, computing its content address."""
+        """Register `code` as version `number`, computing its content address; refused
+        (InvalidValue on `code`) unless the code parses and defines class `name` deriving from
+        IStrategy, whose parameters are recorded."""
+        if code.strip() and len(code.encode("utf-8")) <= MAX_CODE_BYTES:
+            declared = read_strategy(code, name)
+        else:
+            declared = ()  # __init__ refuses it, with its own reason
         return cls(
             name=name,
             number=number,
@@ -157,7 +177,13 @@ class StrategyVersion(Aggregate):
             parameters=parameters,
             description=description,
             registered_by=registered_by,
+            declared=[spec.as_dict() for spec in declared],
         )
+
+    def check_parameters(self, values: dict[str, Any]) -> None:
+        """Refuse values this version does not declare, or outside their range (InvalidValue
+        on `parameters.<name>`)."""
+        check_parameter_values(self.declared, values, f"strategy {self.name} v{self.number}")
 
     def request_promotion(
         self,

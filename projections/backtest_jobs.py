@@ -40,6 +40,9 @@ def project_job(view: BacktestJobView | None, event: Any) -> BacktestJobView | N
             artifacts={},
             lease_expires_at=None,
             version=event.originator_version,
+            parameters=dict(event.parameters),
+            priority=event.priority,
+            sweep_id=event.sweep_id,
         )
     if view is None:
         return None  # an event of a job whose creation this model never saw: nothing to update

@@ -8,7 +8,7 @@ from uuid import UUID
 from msgspec.structs import replace
 
 from commands.promotion_views import GateView, PromotionView, RevisionView
-from commands.views import LiveRevision, StrategyVersionView, StrategyView
+from commands.views import LiveRevision, StrategyVersionView, StrategyView, parameter_views
 from domain.promotion import PromotionStatus
 from domain.strategy import Strategy
 from domain.strategy_version import Stage, StrategyVersion
@@ -69,6 +69,7 @@ def project_version(view: StrategyVersionView | None, event: Any) -> StrategyVer
             registered_by=event.registered_by,
             registered_at=event.timestamp,
             aggregate_version=event.originator_version,
+            declared=parameter_views(event.declared),
         )
     if view is None:
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import msgspec
@@ -24,6 +24,9 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     max_open_trades: int | None
     starting_balance: float | None
     fee: float | None
+    # Values for the strategy's declared parameters by name; {} runs its defaults. A default,
+    # so a worker newer than its API reads an older claim answer.
+    parameters: dict[str, Any] = {}
 
 
 class RunOutput(msgspec.Struct, frozen=True, kw_only=True):

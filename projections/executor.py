@@ -196,6 +196,7 @@ def run_spec(store: EventStore, job: BacktestJob) -> RunSpec | None:
         max_open_trades=job.max_open_trades,
         starting_balance=job.starting_balance,
         fee=job.fee,
+        parameters=dict(job.parameters),
     )
 
 

@@ -22,6 +22,12 @@ class EmaCross(IStrategy):
 """
 
 
+def strategy_code(name: str = "EmaCross", stoploss: float | None = None) -> str:
+    """A minimal strategy registration accepts; `stoploss` tells versions apart."""
+    code = STRATEGY_CODE.replace("EmaCross", name)
+    return code if stoploss is None else code.replace("-0.10", repr(stoploss))
+
+
 def new_job(**overrides: Any) -> BacktestJob:
     fields: dict[str, Any] = {
         "strategy": "EmaCross",
@@ -36,6 +42,9 @@ def new_job(**overrides: Any) -> BacktestJob:
         "starting_balance": None,
         "fee": None,
         "submitted_by": "alice",
+        "parameters": {},
+        "priority": "normal",
+        "sweep_id": None,
     }
     return BacktestJob(**(fields | overrides))
 
@@ -50,10 +59,9 @@ def submit(**overrides: Any) -> SubmitBacktest:
     return SubmitBacktest(**(fields | overrides))
 
 
-def register(
-    name: str = "EmaCross", code: str = STRATEGY_CODE, **kw: Any
-) -> RegisterStrategyVersion:
-    return RegisterStrategyVersion(name=name, code=code, **kw)
+def register(name: str = "EmaCross", code: str | None = None, **kw: Any) -> RegisterStrategyVersion:
+    """Register `code`, by default a minimal strategy class named `name`."""
+    return RegisterStrategyVersion(name=name, code=code or strategy_code(name), **kw)
 
 
 def submit_body(**overrides: Any) -> dict[str, Any]:

@@ -30,7 +30,9 @@ from adapters.freqtrade import protocol
 from adapters.freqtrade.results import ResultMissing, latest_zip, run_result, strategy_stats
 from adapters.freqtrade.run_config import freqtrade_args, freqtrade_config
 from adapters.market_data import coverage, missing_data_message
+from domain.errors import InvalidValue
 from domain.market import parse_timerange
+from domain.strategy_source import check_parameter_values, parameter_file, read_strategy
 from projections.execution_ports import RunOutput, RunSpec
 
 PHASES = ("dataload", "analyze", "convert", "backtest")
@@ -222,6 +224,8 @@ def _check_data(spec: RunSpec, datadir: Path) -> None:
 
 
 def _write_strategy(spec: RunSpec, workdir: Path) -> Path:
+    """The strategy file, and next to it freqtrade's parameter file `<Strategy>.json` with the
+    job's parameter values (none without values: the class's defaults apply)."""
     folder = workdir / "strategies"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{spec.strategy}.py"
@@ -235,6 +239,14 @@ def _write_strategy(spec: RunSpec, workdir: Path) -> Path:
         ) from None
     if not any(isinstance(n, ast.ClassDef) and n.name == spec.strategy for n in tree.body):
         raise RunFailed(f"the strategy code defines no class named {spec.strategy}")
+    if spec.parameters:
+        try:
+            declared = read_strategy(spec.code, spec.strategy)
+            check_parameter_values(declared, spec.parameters, spec.strategy)
+        except InvalidValue as error:
+            raise RunFailed(f"the parameters cannot be applied: {error}") from None
+        content = parameter_file(spec.strategy, declared, spec.parameters)
+        path.with_suffix(".json").write_bytes(msgspec.json.encode(content))
     return path
 
 

@@ -64,6 +64,7 @@ class ClaimedRun(msgspec.Struct, frozen=True, kw_only=True):
     max_open_trades: int | None
     starting_balance: float | None
     fee: float | None
+    parameters: dict[str, int | float | str | bool | None]
     lease_seconds: float
     lease_expires_at: datetime
 

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 from tests.e2e.conftest import client_for
 from tests.factories import submit_body
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 
 def _problem(response: httpx.Response, status: int) -> dict[str, object]:
@@ -65,14 +66,19 @@ def test_expired_token_says_so(server: ServerProcess) -> None:
 def test_roles_without_research_cannot_write(server: ServerProcess, role: str) -> None:
     with client_for(server, "eve", role) as client:
         _problem(client.post("/backtests", json=submit_body()), 403)
-        _problem(client.post("/strategies/Forbidden/versions", json={"code": "x = 1"}), 403)
+        _problem(
+            client.post("/strategies/Forbidden/versions", json={"code": minimal("Forbidden")}), 403
+        )
         assert client.get("/backtests").status_code == 200
 
 
 def test_admin_may_do_everything(server: ServerProcess) -> None:
     with client_for(server, "root", "admin") as admin:
         assert (
-            admin.post("/strategies/AdminOwned/versions", json={"code": "x = 1"}).status_code == 201
+            admin.post(
+                "/strategies/AdminOwned/versions", json={"code": minimal("AdminOwned")}
+            ).status_code
+            == 201
         )
         assert admin.post("/backtests", json=submit_body(strategy="AdminOwned")).status_code == 202
 

@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.e2e.conftest import head
-from tests.factories import STRATEGY_CODE, submit_body
+from tests.factories import STRATEGY_CODE, strategy_code, submit_body
 from tests.support.server import ServerProcess
 
 
-def _register(client: httpx.Client, name: str, code: str = STRATEGY_CODE) -> dict[str, object]:
+def _register(client: httpx.Client, name: str, code: str | None = None) -> dict[str, object]:
+    code = code or strategy_code(name)
     response = client.post(f"/strategies/{name}/versions", json={"code": code, "description": "d"})
     assert response.status_code == 201, response.text
     return response.json()
@@ -47,7 +48,7 @@ def test_register_submit_and_read_back(researcher: httpx.Client, viewer: httpx.C
 
 def test_versions_count_up_and_submit_picks_latest(researcher: httpx.Client) -> None:
     _register(researcher, "RsiDip")
-    second = _register(researcher, "RsiDip", STRATEGY_CODE + "\n# v2\n")
+    second = _register(researcher, "RsiDip", strategy_code("RsiDip") + "\n# v2\n")
     job = researcher.post("/backtests", json=submit_body(strategy="RsiDip")).json()
     assert job["strategy_version"] == 2 and job["code_sha256"] == second["code_sha256"]
     pinned = researcher.post(

@@ -10,6 +10,7 @@ import pytest
 from tests.e2e.conftest import head
 from tests.factories import submit_body
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 MISSING = "6f1c1f3e-2b7a-4c55-9d0e-7a4f3b8e9c21"
 
@@ -59,7 +60,9 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
 def _catalog(researcher: httpx.Client) -> None:
     for name in ("EmaCross", "Known"):
         assert (
-            researcher.post(f"/strategies/{name}/versions", json={"code": "x = 1"}).status_code
+            researcher.post(
+                f"/strategies/{name}/versions", json={"code": minimal(name)}
+            ).status_code
             == 201
         )
 

@@ -31,6 +31,7 @@ from app.settings import load_settings
 from commands.strategies import StrategyCommands
 from tests.factories import LEASE, new_job, register, submit_body
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 pytestmark = pytest.mark.e2e
 
@@ -241,7 +242,9 @@ def test_sigkill_during_a_burst_of_submits(tmp_path: Path) -> None:
     try:
         server.start()
         with _client(server, "alice") as client:
-            registered = client.post(f"/strategies/{STRATEGY}/versions", json={"code": "x = 1"})
+            registered = client.post(
+                f"/strategies/{STRATEGY}/versions", json={"code": minimal(STRATEGY)}
+            )
             assert registered.status_code == 201, registered.text
         # Several crashes in a row, each from the state the previous one left: more chances
         # to kill the writer between saving a batch and answering it.

@@ -20,6 +20,7 @@ from adapters.sql_read_store import SqlReadStore
 from tests.e2e.conftest import client_for
 from tests.support.aws import MotoServer, aws_env, boto3_client
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.aws]
 
@@ -67,7 +68,7 @@ def test_rebuild_switches_to_a_fresh_table_equal_to_the_sql_model(server: Server
     with client_for(server, "alice", "researcher") as client:
         assert (
             client.post(
-                "/strategies/Rebuilt/versions", json={"code": "class Rebuilt: pass"}
+                "/strategies/Rebuilt/versions", json={"code": minimal("Rebuilt")}
             ).status_code
             == 201
         )

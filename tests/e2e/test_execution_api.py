@@ -134,7 +134,6 @@ def test_metrics_equal_a_bare_freqtrade_run_on_the_same_inputs(
 
 
 FAILURES = [
-    ("Broken", strategies.SYNTAX_ERROR, {}, "SyntaxError"),
     ("Raiser", strategies.raising(), {}, "ZeroDivisionError: division by zero (Raiser.py, line"),
     (
         "NoData",

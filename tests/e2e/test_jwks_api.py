@@ -23,6 +23,7 @@ from tests.support.jwks import (
 )
 from tests.support.ports import free_port
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +78,7 @@ def test_a_valid_provider_token_is_200_and_its_groups_are_its_roles(
     assert get(api, researcher).status_code == 200
     created = httpx.post(
         f"{api.url}/api/v1/strategies/IdpOwned{key.algorithm}/versions",
-        json={"code": "x = 1"},
+        json={"code": minimal(f"IdpOwned{key.algorithm}")},
         headers={"Authorization": f"Bearer {researcher}"},
         timeout=15,
     )
@@ -86,7 +87,7 @@ def test_a_valid_provider_token_is_200_and_its_groups_are_its_roles(
     assert get(api, viewer).status_code == 200
     refused = httpx.post(
         f"{api.url}/api/v1/strategies/Nope/versions",
-        json={"code": "x = 1"},
+        json={"code": minimal("Nope")},
         headers={"Authorization": f"Bearer {viewer}"},
         timeout=15,
     )

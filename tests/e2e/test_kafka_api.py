@@ -25,6 +25,7 @@ from tests.e2e.conftest import client_for
 from tests.factories import LEASE, new_job
 from tests.support.kafka import KafkaBroker, read_topics, running_broker
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +140,7 @@ def test_a_backtest_s_events_arrive_on_its_topic_in_order(
     with client_for(server, "alice", "researcher") as client:
         assert (
             client.post(
-                "/strategies/Relayed/versions", json={"code": "class Relayed: pass"}
+                "/strategies/Relayed/versions", json={"code": minimal("Relayed")}
             ).status_code
             == 201
         )
@@ -164,7 +165,7 @@ def test_a_broker_outage_loses_nothing_and_blocks_nothing(
     server: ServerProcess, broker: KafkaBroker, prefix: str
 ) -> None:
     with client_for(server, "alice", "researcher") as client:
-        client.post("/strategies/Relayed/versions", json={"code": "class Relayed: pass"})
+        client.post("/strategies/Relayed/versions", json={"code": minimal("Relayed")})
         wait_final(client, submit_jobs(client, 2))
         before = wait_relayed(server)
         broker.stop()

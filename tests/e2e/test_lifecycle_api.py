@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.conftest import QUERY_STORES, client_for, query_store_env
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 RANGE = "20240101-20240301"
 
@@ -208,7 +209,10 @@ def test_full_lifecycle(server: ServerProcess) -> None:  # noqa: PLR0915
 
 def test_a_promotion_must_cite_an_existing_backtest(server: ServerProcess) -> None:
     researcher = client_for(server, "ann", "researcher")
-    assert researcher.post("/strategies/Cited/versions", json={"code": "x = 1"}).status_code == 201
+    assert (
+        researcher.post("/strategies/Cited/versions", json={"code": minimal("Cited")}).status_code
+        == 201
+    )
     body = {"target_stage": "staging", "backtest_id": "6f1c1f3e-2b7a-4c55-9d0e-7a4f3b8e9c21"}
     answer = researcher.post("/strategies/Cited/versions/1/promotions", json=body)
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "backtest_id"

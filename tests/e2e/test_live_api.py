@@ -24,6 +24,7 @@ from tests.e2e.conftest import client_for
 from tests.factories import new_job, submit_body
 from tests.support.raw_ws import RawWebSocket
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 
 def head(server: ServerProcess) -> int:
@@ -91,7 +92,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def client(server: ServerProcess) -> Iterator[httpx.Client]:
     with client_for(server, "alice", "researcher") as c:
-        assert c.post("/strategies/Live/versions", json={"code": "x = 1"}).status_code == 201
+        assert (
+            c.post("/strategies/Live/versions", json={"code": minimal("Live")}).status_code == 201
+        )
         yield c
 
 
@@ -216,7 +219,7 @@ def test_protocol_mistakes_are_answered_not_fatal(
             message = json.loads(ws.recv(timeout=5))
             assert message["type"] == "error" and message["data"]["detail"]
         assert subscribe(ws, "strategies")["type"] == "subscribed"
-        client.post("/strategies/LiveTwo/versions", json={"code": "x = 2"})
+        client.post("/strategies/LiveTwo/versions", json={"code": minimal("LiveTwo")})
         kinds = {json.loads(ws.recv(timeout=5))["type"] for _ in range(3)}
         assert {"Strategy.Created", "Strategy.VersionAdded", "StrategyVersion.Registered"} == kinds
 
@@ -267,7 +270,10 @@ def test_a_slow_client_is_closed_and_others_are_not_slowed(tmp_path: Path) -> No
     server.start()
     try:
         with client_for(server, "alice", "researcher") as c:
-            assert c.post("/strategies/Live/versions", json={"code": "x = 1"}).status_code == 201
+            assert (
+                c.post("/strategies/Live/versions", json={"code": minimal("Live")}).status_code
+                == 201
+            )
             # A long history (written by another process, in big transactions) to replay.
             store = open_event_store(f"sqlite:///{server.data_dir / 'events.db'}")
             for _ in range(20):

@@ -19,6 +19,7 @@ from app.controllers.asyncapi import ASYNCAPI_PATH
 from tests.e2e.conftest import client_for
 from tests.support.downstream import echo_server
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +49,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, downstream: str) -> Iterato
     process.start()
     try:
         with client_for(process, "seeder", "researcher") as client:
-            registered = client.post(f"/strategies/{SAMPLE}/versions", json={"code": "x = 1"})
+            registered = client.post(
+                f"/strategies/{SAMPLE}/versions", json={"code": minimal(SAMPLE)}
+            )
             assert registered.status_code == 201, registered.text
         yield process
     finally:

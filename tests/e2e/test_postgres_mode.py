@@ -11,6 +11,7 @@ from tests.e2e.conftest import client_for
 from tests.factories import submit_body
 from tests.support.postgres import running_postgres
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 
 @pytest.mark.postgres
@@ -34,7 +35,9 @@ def test_two_replicas_on_one_postgres_serve_the_same_state(tmp_path: Path) -> No
                 client_for(second, "bob", "viewer") as b,
             ):
                 assert (
-                    a.post("/strategies/PgStrategy/versions", json={"code": "x = 1"}).status_code
+                    a.post(
+                        "/strategies/PgStrategy/versions", json={"code": minimal("PgStrategy")}
+                    ).status_code
                     == 201
                 )
                 body = submit_body(strategy="PgStrategy")

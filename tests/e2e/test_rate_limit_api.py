@@ -10,6 +10,7 @@ import pytest
 from tests.e2e.conftest import client_for, head
 from tests.factories import submit_body
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,7 @@ def test_a_user_over_the_write_limit_is_refused_alone(server: ServerProcess) -> 
         client_for(server, "alice", "researcher") as alice,
         client_for(server, "bob", "researcher") as bob,
     ):
-        registered = alice.post("/strategies/Limited/versions", json={"code": "x = 1"})
+        registered = alice.post("/strategies/Limited/versions", json={"code": minimal("Limited")})
         assert registered.status_code == 201, registered.text
         for _ in range(LIMIT - 1):
             assert alice.post("/backtests", json=submit_body(strategy="Limited")).status_code == 202

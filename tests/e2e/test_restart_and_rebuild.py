@@ -11,6 +11,7 @@ import httpx
 from tests.e2e.conftest import client_for
 from tests.factories import submit_body
 from tests.support.server import ServerProcess
+from tests.support.strategies import minimal
 
 
 def test_restart_keeps_jobs_and_idempotency_then_rebuild(tmp_path: Path) -> None:
@@ -19,7 +20,9 @@ def test_restart_keeps_jobs_and_idempotency_then_rebuild(tmp_path: Path) -> None
     try:
         with client_for(server, "alice", "researcher") as client:
             assert (
-                client.post("/strategies/Durable/versions", json={"code": "x = 1"}).status_code
+                client.post(
+                    "/strategies/Durable/versions", json={"code": minimal("Durable")}
+                ).status_code
                 == 201
             )
             key = {"Idempotency-Key": "nightly-run-42"}

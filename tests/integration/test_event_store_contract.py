@@ -15,7 +15,7 @@ from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
 from domain.errors import IllegalTransition
-from tests.factories import LEASE, new_job, register, submit
+from tests.factories import LEASE, new_job, register, strategy_code, submit
 
 
 def test_commits_get_increasing_positions_read_back_in_order(event_store: EventStore) -> None:
@@ -145,7 +145,9 @@ def test_concurrent_registrations_get_distinct_numbers(event_store: EventStore) 
     with ThreadPoolExecutor(4) as pool:
         views = list(
             pool.map(
-                lambda i: commands.register_strategy_version(register(code=f"x = {i}"), "a")[0],
+                lambda i: commands.register_strategy_version(
+                    register(code=strategy_code(stoploss=-(i + 1) / 1000)), "a"
+                )[0],
                 range(8),
             )
         )

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,56 @@ def test_limits_stop_runaway_runs(market_data: Path, tmp_path: Path) -> None:
         assert kind == "failed" and "memory limit" in reason
     finally:
         pool.stop()
+
+
+SAMPLE = (resources.files("app.samples") / "SampleEmaCross.py").read_text()
+# The sample as it was before it had parameters: its constants are the parameters' defaults.
+SAMPLE_BEFORE_PARAMETERS = """
+from freqtrade.strategy import IStrategy
+from pandas import DataFrame
+
+
+class SampleEmaCross(IStrategy):
+    INTERFACE_VERSION = 3
+    timeframe = "5m"
+    can_short = False
+    minimal_roi = {"0": 0.04, "120": 0.02, "360": 0.0}
+    stoploss = -0.03
+    startup_candle_count = 200
+
+    def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        dataframe["ema_fast"] = dataframe["close"].ewm(span=12, adjust=False).mean()
+        dataframe["ema_slow"] = dataframe["close"].ewm(span=48, adjust=False).mean()
+        dataframe["ema_trend"] = dataframe["close"].ewm(span=200, adjust=False).mean()
+        return dataframe
+
+    def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        crossed_up = (dataframe["ema_fast"] > dataframe["ema_slow"]) & (
+            dataframe["ema_fast"].shift(1) <= dataframe["ema_slow"].shift(1)
+        )
+        dataframe.loc[crossed_up & (dataframe["close"] > dataframe["ema_trend"]), "enter_long"] = 1
+        return dataframe
+
+    def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        crossed_down = (dataframe["ema_fast"] < dataframe["ema_slow"]) & (
+            dataframe["ema_fast"].shift(1) >= dataframe["ema_slow"].shift(1)
+        )
+        dataframe.loc[crossed_down, "exit_long"] = 1
+        return dataframe
+"""
+
+
+def _trades(pool: LocalWorkerPool, code: str, **parameters: Any) -> list[tuple[str, str, float]]:
+    _, (kind, detail) = run(pool, spec(code, "SampleEmaCross", parameters=parameters))
+    assert kind == "completed", detail
+    _, result = detail
+    return [(t.pair, str(t.open_date), t.profit_abs) for t in result.trades]
+
+
+def test_parameters_reach_the_run_and_defaults_change_nothing(pool: LocalWorkerPool) -> None:
+    before = _trades(pool, SAMPLE_BEFORE_PARAMETERS)
+    assert before, "the sample trades on this data"
+    assert _trades(pool, SAMPLE) == before
+    assert _trades(pool, SAMPLE, fast_span=12, slow_span=48, use_trend_filter=True) == before
+    faster = _trades(pool, SAMPLE, fast_span=6, slow_span=24, use_trend_filter=False)
+    assert faster != before and len(faster) > len(before)

@@ -37,7 +37,7 @@ from projections.read_model import ReadModelProjector
 from projections.rebuild import RebuildReport, rebuild_read_model, rebuild_read_model_parallel
 from projections.results import BacktestResultView, RunResult, Trade
 from projections.runner import SubscriberRunner
-from tests.factories import LEASE, register, submit
+from tests.factories import LEASE, register, strategy_code, submit
 
 
 def _result_artifact(artifacts: LocalArtifactStore, job_id: object, profit: float) -> str:
@@ -67,7 +67,9 @@ def _history(
     strategies, backtests = StrategyCommands(store), BacktestCommands(store)
     for name in ("EmaCross", "RsiDip"):
         for n in range(3):
-            strategies.register_strategy_version(register(name=name, code=f"x = {n}"), "alice")
+            strategies.register_strategy_version(
+                register(name=name, code=strategy_code(name, -n / 100)), "alice"
+            )
     for _ in range(jobs):
         view, _ = backtests.submit_backtest(
             submit(strategy=rng.choice(["EmaCross", "RsiDip"])), "alice"

@@ -53,6 +53,18 @@ def memory_hog(name: str = "Hog", megabytes: int = 1500) -> str:
 SYNTAX_ERROR = "class Broken(IStrategy:\n    pass\n"
 
 
+def minimal(name: str, marker: int = 0) -> str:
+    """The smallest source registration accepts: a class `name` deriving from IStrategy (it
+    never trades); `marker` makes versions of different code."""
+    return (
+        "from freqtrade.strategy import IStrategy\n\n\n"
+        f"class {name}(IStrategy):\n"
+        f"    marker = {marker}\n"
+        '    minimal_roi = {"0": 0.05}\n'
+        "    stoploss = -0.10\n"
+    )
+
+
 # Hostile strategies: each tries one way out of the sandbox in populate_indicators, then raises
 # with what it found, so whatever leaked would show in the job's error.
 def hostile(name: str, attempt: str) -> str:

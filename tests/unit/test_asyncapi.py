@@ -34,7 +34,7 @@ from commands.strategies import StrategyCommands
 from domain.promotion import GateThresholds
 from projections.kafka_relay import event_message, outgoing, topic_slug
 from projections.live import Hub, streams_of
-from tests.factories import register, submit
+from tests.factories import register, strategy_code, submit
 from tests.unit.test_live_client import Socket, connect, settle
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
@@ -208,7 +208,7 @@ def _every_event_type(store: EventStore) -> list[StoredEvent]:
 
     promote(1, "staging")
     promote(1, "production", approve=False)
-    strategies.register_strategy_version(register(code="y = 2"), "alice")
+    strategies.register_strategy_version(register(code=strategy_code(stoploss=-0.2)), "alice")
     promote(2, "staging")
     for number in (1, 2):
         promotions.deploy(DeployVersion(name="EmaCross", number=number, environment="staging"), "o")

@@ -13,12 +13,14 @@ from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
 from domain.errors import IllegalTransition, InvalidValue
-from tests.factories import LEASE, register, submit
+from tests.factories import LEASE, register, strategy_code, submit
 
 
 def test_registering_numbers_versions_and_hashes_code(strategies: StrategyCommands) -> None:
     first, _ = strategies.register_strategy_version(register(), "alice")
-    second, _ = strategies.register_strategy_version(register(code="y = 2"), "bob")
+    second, _ = strategies.register_strategy_version(
+        register(code=strategy_code(stoploss=-0.2)), "bob"
+    )
     assert (first.version, second.version) == (1, 2)
     assert first.code_sha256 != second.code_sha256
     assert second.registered_by == "bob"
@@ -28,7 +30,9 @@ def test_submit_uses_the_latest_version_unless_one_is_named(
     strategies: StrategyCommands, backtests: BacktestCommands
 ) -> None:
     strategies.register_strategy_version(register(), "alice")
-    v2, _ = strategies.register_strategy_version(register(code="y = 2"), "alice")
+    v2, _ = strategies.register_strategy_version(
+        register(code=strategy_code(stoploss=-0.2)), "alice"
+    )
     latest, _ = backtests.submit_backtest(submit(), "alice")
     pinned, _ = backtests.submit_backtest(submit(strategy_version=1), "alice")
     assert latest.strategy_version == 2 and latest.code_sha256 == v2.code_sha256

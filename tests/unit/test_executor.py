@@ -24,7 +24,7 @@ from commands.views import BacktestJobView
 from projections.executor import CancelWatcher, Executor
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
-from tests.factories import register, submit
+from tests.factories import register, strategy_code, submit
 
 
 class Clock:
@@ -88,7 +88,9 @@ class Harness:
         self.nodes.append(node)
         return node
 
-    def submit(self, code: str = "x = 1", name: str = "EmaCross") -> UUID:
+    def submit(self, directive: str = "", name: str = "EmaCross") -> UUID:
+        """Register a strategy whose source carries the memory pool's `directive`, submit it."""
+        code = f"{directive}\n{strategy_code(name)}"
         self.strategies.register_strategy_version(register(name=name, code=code), "alice")
         view, _ = self.backtests.submit_backtest(submit(strategy=name), "alice")
         return view.id

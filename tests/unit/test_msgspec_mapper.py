@@ -14,7 +14,7 @@ from eventsourcing.persistence import JSONTranscoder, MapperDeserialisationError
 from adapters.msgspec_mapper import MsgspecMapper
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
-from tests.factories import LEASE, new_job
+from tests.factories import LEASE, STRATEGY_CODE, new_job
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_every_job_event_round_trips_with_types(mapper: MsgspecMapper) -> None:
 def test_catalog_events_round_trip(mapper: MsgspecMapper) -> None:
     strategy = Strategy(name="EmaCross", created_by="alice")
     version = StrategyVersion.register(
-        "EmaCross", 1, "x = 1", {"fast": 12, "slow": [1, 2]}, "", "a"
+        "EmaCross", 1, STRATEGY_CODE, {"fast": 12, "slow": [1, 2]}, "", "a"
     )
     strategy.add_version(1, version.id, version.code_sha256)
     events = [*strategy.collect_events(), *version.collect_events()]

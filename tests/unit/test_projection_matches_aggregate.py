@@ -17,7 +17,7 @@ from domain.identity import strategy_version_id
 from domain.promotion import GateThresholds
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
-from tests.factories import LEASE, register, submit
+from tests.factories import LEASE, register, strategy_code, submit
 
 
 def _catch_up(store: EventStore, read_store: InMemoryReadStore) -> None:
@@ -47,7 +47,7 @@ def test_projected_documents_equal_aggregate_views(
     backtests: BacktestCommands,
 ) -> None:
     strategies.register_strategy_version(register(), "alice")
-    strategies.register_strategy_version(register(code="y = 2"), "bob")
+    strategies.register_strategy_version(register(code=strategy_code(stoploss=-0.2)), "bob")
     jobs = [backtests.submit_backtest(submit(), "alice")[0].id for _ in range(5)]
     _drive(store, backtests, jobs[0], "start", "progress", "complete")
     _drive(store, backtests, jobs[1], "start", "fail")

@@ -18,7 +18,7 @@ from domain.errors import IllegalTransition, InvalidValue, NotPermitted, Unknown
 from domain.identity import strategy_id, strategy_version_id
 from domain.promotion import GatesFailed, GateThresholds
 from domain.strategy_version import Stage
-from tests.factories import register, submit
+from tests.factories import register, strategy_code, submit
 
 GOOD = {"total_trades": 40, "max_drawdown": 0.1, "profit_total": 0.05}
 
@@ -44,7 +44,9 @@ def backtest(
 @pytest.fixture
 def two_versions(store: EventStore) -> None:
     StrategyCommands(store).register_strategy_version(register(), "alice")
-    StrategyCommands(store).register_strategy_version(register(code="y = 2"), "alice")
+    StrategyCommands(store).register_strategy_version(
+        register(code=strategy_code(stoploss=-0.2)), "alice"
+    )
 
 
 def request(p: PromotionCommands, number: int, stage: str, job: UUID, actor: str = "alice") -> UUID:

@@ -11,6 +11,7 @@ from domain.errors import InvalidValue
 from domain.identity import strategy_id, strategy_version_id
 from domain.strategy import Strategy
 from domain.strategy_version import MAX_CODE_BYTES, Stage, StrategyVersion
+from tests.factories import STRATEGY_CODE
 
 
 def test_versions_are_numbered_densely_from_one() -> None:
@@ -25,14 +26,14 @@ def test_versions_are_numbered_densely_from_one() -> None:
 
 def test_ids_derive_from_names() -> None:
     assert Strategy(name="EmaCross", created_by="a").id == strategy_id("EmaCross")
-    version = StrategyVersion.register("EmaCross", 2, "x = 1", {}, "", "alice")
+    version = StrategyVersion.register("EmaCross", 2, STRATEGY_CODE, {}, "", "alice")
     assert version.id == strategy_version_id("EmaCross", 2)
     assert strategy_version_id("EmaCross", 1) != strategy_version_id("EmaCross", 2)
 
 
 def test_registration_addresses_the_code_by_its_hash() -> None:
-    version = StrategyVersion.register("EmaCross", 1, "x = 1\n", {"fast": 12}, "first", "alice")
-    assert version.code_sha256 == hashlib.sha256(b"x = 1\n").hexdigest()
+    version = StrategyVersion.register("EmaCross", 1, STRATEGY_CODE, {"fast": 12}, "first", "alice")
+    assert version.code_sha256 == hashlib.sha256(STRATEGY_CODE.encode()).hexdigest()
     assert version.stage is Stage.REGISTERED
     assert version.number == 1
     assert version.version == 1  # the aggregate's own event count, not the version number
@@ -56,4 +57,4 @@ def test_empty_or_oversized_code_is_refused() -> None:
 
 def test_version_numbers_start_at_one() -> None:
     with pytest.raises(InvalidValue):
-        StrategyVersion.register("EmaCross", 0, "x = 1", {}, "", "alice")
+        StrategyVersion.register("EmaCross", 0, STRATEGY_CODE, {}, "", "alice")
