@@ -258,6 +258,7 @@ def queue_executor(settings: Settings, store: EventStore, positions: SqlReadStor
         positions,
         dead_letters=SqsJobQueue(dead) if dead else None,
         max_receives=max_receives,
+        window=settings.sqs_dispatch_window,
     )
 
 

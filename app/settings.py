@@ -60,6 +60,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sqs_queue_url: str = ""
     sqs_dead_letter_queue_url: str = ""
     sqs_wait_seconds: Annotated[int, msgspec.Meta(ge=0, le=20)] = 10
+    sqs_dispatch_window: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 4
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "tradai"
     kafka_idempotent_producer: bool = True
@@ -195,6 +196,10 @@ DESCRIPTIONS: dict[str, str] = {
         "the jobs queue's dead-letter queue: the API fails the jobs whose message lands there"
     ),
     "sqs_wait_seconds": "long-poll wait of SQS receives, in seconds (0..20)",
+    "sqs_dispatch_window": (
+        "jobs sent to the SQS queue and not claimed yet, at most; the others wait in the API's "
+        "fair queue (priority, then round-robin across submitters). 0: send every job at once"
+    ),
     "kafka_bootstrap_servers": "Kafka brokers (host:port,...) that get every event; empty = off",
     "kafka_topic_prefix": "topics are <prefix>.backtest-jobs, <prefix>.strategies, ...",
     "kafka_idempotent_producer": "idempotent producer (false for brokers without it, e.g. Tansu)",

@@ -1,9 +1,12 @@
 """The executor: a subscriber that runs submitted jobs on a worker pool and reports back.
 
 Three parts work together:
-- the dispatcher reads the log from its own recorded position; for each Submitted, Requeued or
-  RetryRequested event it waits for a free slot, claims the job (a Started event: one claimant
-  wins), and starts the run. The log itself is the queue, so a restart resumes where it stopped;
+- the dispatcher reads the log from its own recorded position and puts each job of a Submitted,
+  Requeued or RetryRequested event into a fair queue (projections/fair_queue.py: priority, then
+  round-robin across submitters and their sweeps). Its own thread takes the next job whenever
+  a slot is free, claims it (a Started event: one claimant wins) and starts the run. The
+  recorded position stays before the oldest job still waiting, so a restart reads those events
+  again and nothing waiting is lost;
 - the cancel watcher follows the log from its head and stops local runs that were cancelled
   (it never waits for slots, so a cancel is not stuck behind queued jobs);
 - the lease keeper renews leases of local runs and settles runs elsewhere whose lease ran out.
@@ -19,10 +22,11 @@ from uuid import UUID
 from commands.execution import ExecutionCommands
 from commands.store import EventStore, StoredEvent
 from commands.views import BacktestJobView
-from domain.backtest_job import BacktestJob
+from domain.backtest_job import WAITING_STATUSES, BacktestJob
 from domain.identity import strategy_version_id
 from domain.strategy_version import StrategyVersion
 from projections.execution_ports import RunOutput, RunSpec, WorkerPool
+from projections.fair_queue import FairQueue, Waiting
 from projections.ports import ArtifactStore, PositionStore, ReadModelQueries
 
 log = logging.getLogger(__name__)
@@ -54,8 +58,14 @@ class Executor:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.running: dict[UUID, int] = {}  # job id -> attempt, of runs in this process
+        self.waiting = FairQueue()
+        self._waiting_since: dict[UUID, int] = {}  # job id -> position of the event it waits by
+        # Events up to here were written before this process started: their jobs may have run
+        # since, so each is checked before it waits again.
+        self._replayed_until = store.max_position()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._dispatcher: threading.Thread | None = None
 
     # --- the dispatcher (a Subscriber) -------------------------------------------------------
 
@@ -63,18 +73,78 @@ class Executor:
         return self.positions.position(self.name)
 
     def handle(self, events: Sequence[StoredEvent], after: int) -> None:
+        self._start_dispatching()
         for stored in events:
             event = stored.event
-            if isinstance(
-                event, BacktestJob.Submitted | BacktestJob.Requeued | BacktestJob.RetryRequested
-            ):
-                self._dispatch(event.originator_id)
-            self.positions.save_position(self.name, stored.position)
+            if isinstance(event, BacktestJob.Submitted):
+                waiting = Waiting(
+                    event.originator_id, event.submitted_by, event.priority, event.sweep_id
+                )
+                self._wait(waiting, stored.position, check=stored.position <= self._replayed_until)
+            elif isinstance(event, BacktestJob.Requeued | BacktestJob.RetryRequested):
+                self._wait_again(event.originator_id, stored.position)
+            elif isinstance(event, BacktestJob.CancelRequested):
+                self._forget(event.originator_id)
+        if events:
+            with self._lock:
+                oldest = min(self._waiting_since.values(), default=None)
+            last = events[-1].position
+            self.positions.save_position(
+                self.name, last if oldest is None else min(last, oldest - 1)
+            )
+
+    def _wait(self, waiting: Waiting, position: int, *, check: bool) -> None:
+        if check:
+            job = self.commands.load(waiting.job_id)
+            if job is None or job.status not in WAITING_STATUSES:
+                return
+        with self._lock:
+            self._waiting_since.setdefault(waiting.job_id, position)
+        self.waiting.put(waiting)
+
+    def _wait_again(self, job_id: UUID, position: int) -> None:
+        job = self.commands.load(job_id)
+        if job is None or job.status not in WAITING_STATUSES:
+            return
+        self._wait(
+            Waiting(job_id, job.submitted_by, job.priority, job.sweep_id), position, check=False
+        )
+
+    def _forget(self, job_id: UUID) -> None:
+        self.waiting.discard(job_id)
+        with self._lock:
+            self._waiting_since.pop(job_id, None)
+
+    def _start_dispatching(self) -> None:
+        if self._dispatcher is None:
+            self._dispatcher = threading.Thread(
+                target=self._dispatch_forever, name=f"dispatch-{self.worker_name}", daemon=True
+            )
+            self._dispatcher.start()
+
+    def _dispatch_forever(self) -> None:
+        """Whenever a job waits and a slot is free: the fairest job gets the slot."""
+        while not self._stopping.is_set():
+            if not self.waiting.wait_for_job(0.5):
+                continue
+            if not self.pool.acquire(timeout=0.5):
+                continue
+            waiting = self.waiting.take(0)
+            if waiting is None:  # cancelled meanwhile
+                self.pool.release()
+                continue
+            try:
+                self._dispatch(waiting.job_id)
+            except Exception:
+                log.exception("dispatching job %s failed; it waits again", waiting.job_id)
+                self.waiting.put(waiting)
+                self._stopping.wait(1.0)
+            else:
+                with self._lock:
+                    self._waiting_since.pop(waiting.job_id, None)
 
     def _dispatch(self, job_id: UUID) -> None:
-        while not self.pool.acquire(timeout=0.5):
-            if self._stopping.is_set():
-                raise StoppingError("the executor is stopping")
+        """Claim and start `job_id` on the slot the caller acquired."""
         try:
             job = self.commands.claim(job_id, self.worker_name, self.lease_seconds)
             if job is None:  # cancelled, finished, or claimed by another executor
@@ -168,6 +238,8 @@ class Executor:
         """Stop dispatching, and hand the jobs running here back to the queue: they run again
         after the restart (the pool's own stop then ends the worker processes)."""
         self._stopping.set()
+        if self._dispatcher is not None:
+            self._dispatcher.join(5)
         with self._lock:
             local = dict(self.running)
             self.running.clear()
@@ -198,10 +270,6 @@ def run_spec(store: EventStore, job: BacktestJob) -> RunSpec | None:
         fee=job.fee,
         parameters=dict(job.parameters),
     )
-
-
-class StoppingError(RuntimeError):
-    """The dispatcher was asked to stop while it waited for a free slot."""
 
 
 class CancelWatcher:

@@ -1,9 +1,13 @@
 """The `sqs` executor: jobs go to a queue that `tradai worker` processes on any machine read.
 
-- the dispatcher follows the log from its recorded position and sends each job that was
-  submitted or retried to the queue, then records a Dispatched event. A restart between the
-  two sends the job again; the duplicate message is dropped by the claim (a job runs once per
-  attempt), so nothing is lost and nothing floods;
+- the dispatcher follows the log from its recorded position and puts each job that was
+  submitted or retried into a fair queue (projections/fair_queue.py: priority, then round-robin
+  across submitters and their sweeps). It keeps at most `window` jobs sent and not yet claimed
+  in the SQS queue (which serves in its own order); the next fairest job is sent when a worker
+  claims one. Each send is recorded as a Dispatched event. A restart between the two sends the
+  job again; the duplicate message is dropped by the claim (a job runs once per attempt), so
+  nothing is lost and nothing floods. The recorded position stays before the oldest job not
+  sent yet, so a restart reads its event again;
 - the lease keeper settles running jobs whose worker stopped renewing the lease (the queue
   delivers their message again after its visibility timeout, and that delivery claims the
   next attempt);
@@ -21,11 +25,21 @@ from commands.execution import ExecutionCommands
 from commands.remote_execution import RemoteExecution
 from commands.store import EventStore, StoredEvent
 from commands.views import BacktestJobView
-from domain.backtest_job import BacktestJob
+from domain.backtest_job import WAITING_STATUSES, BacktestJob
 from projections.execution_ports import JobMessage, JobQueue
+from projections.fair_queue import FairQueue, Waiting
 from projections.ports import PositionStore, ReadModelQueries
 
 log = logging.getLogger(__name__)
+
+
+# A job leaves the unclaimed ones when a worker claims it, or when it ends without a claim.
+CLAIMED_OR_OVER = (
+    BacktestJob.Started,
+    BacktestJob.Completed,
+    BacktestJob.Failed,
+    BacktestJob.Cancelled,
+)
 
 
 class QueueExecutor:
@@ -42,6 +56,7 @@ class QueueExecutor:
         *,
         dead_letters: JobQueue | None = None,
         max_receives: int | None = None,
+        window: int | None = None,
     ) -> None:
         self.store = store
         self.commands = commands
@@ -50,6 +65,13 @@ class QueueExecutor:
         self.positions = positions
         self.dead_letters = dead_letters
         self.max_receives = max_receives
+        self.window = window or None  # None: every waiting job is sent at once
+        self.waiting = FairQueue()
+        self._waiting_since: dict[UUID, int] = {}  # job id -> position of the event it waits by
+        self.unclaimed: set[UUID] = set()  # sent, not claimed yet (as far as this process saw)
+        # Events up to here were written before this process started: their jobs may have been
+        # sent or run since, so each is checked against its job first.
+        self._replayed_until = store.max_position()
         self._stopping = threading.Event()
 
     # --- the dispatcher (a Subscriber) -------------------------------------------------------
@@ -59,18 +81,67 @@ class QueueExecutor:
 
     def handle(self, events: Sequence[StoredEvent], after: int) -> None:
         for stored in events:
-            event = stored.event
-            if isinstance(event, BacktestJob.Submitted | BacktestJob.RetryRequested):
-                self.dispatch(event.originator_id)
-            self.positions.save_position(self.name, stored.position)
+            event, job_id = stored.event, stored.event.originator_id
+            replayed = stored.position <= self._replayed_until
+            if isinstance(event, BacktestJob.Submitted):
+                waiting = Waiting(job_id, event.submitted_by, event.priority, event.sweep_id)
+                self._wait(waiting, stored.position, check=replayed)
+            elif isinstance(event, BacktestJob.RetryRequested):
+                job = self.commands.load(job_id)
+                if job is not None:
+                    waiting = Waiting(job_id, job.submitted_by, job.priority, job.sweep_id)
+                    self._wait(waiting, stored.position, check=True)
+            elif isinstance(event, BacktestJob.Dispatched):
+                self._forget(job_id)
+                self.unclaimed.add(job_id)
+            elif isinstance(event, BacktestJob.CancelRequested):
+                self._forget(job_id)
+            elif isinstance(event, CLAIMED_OR_OVER):
+                self._forget(job_id)
+                self.unclaimed.discard(job_id)
+        self._send_what_fits()
+        if events:
+            oldest = min(self._waiting_since.values(), default=None)
+            last = events[-1].position
+            position = last if oldest is None else min(last, oldest - 1)
+            self.positions.save_position(self.name, position)
 
-    def dispatch(self, job_id: UUID) -> None:
+    def _wait(self, waiting: Waiting, position: int, *, check: bool) -> None:
+        if check:
+            job = self.commands.load(waiting.job_id)
+            if job is None or job.status not in WAITING_STATUSES or not job.needs_dispatch:
+                return
+        self._waiting_since.setdefault(waiting.job_id, position)
+        self.waiting.put(waiting)
+
+    def _forget(self, job_id: UUID) -> None:
+        self.waiting.discard(job_id)
+        self._waiting_since.pop(job_id, None)
+
+    def _send_what_fits(self) -> None:
+        """Send the fairest waiting jobs while fewer than `window` sent ones wait unclaimed."""
+        while self.window is None or len(self.unclaimed) < self.window:
+            waiting = self.waiting.take(0)
+            if waiting is None:
+                return
+            try:
+                sent = self.dispatch(waiting.job_id)
+            except Exception:  # the runner retries the batch; the job waits for it
+                self.waiting.put(waiting)
+                raise
+            self._waiting_since.pop(waiting.job_id, None)
+            if sent:
+                self.unclaimed.add(waiting.job_id)
+
+    def dispatch(self, job_id: UUID) -> bool:
+        """Send `job_id`'s next attempt to the queue and record it; False when it needs none."""
         job = self.commands.load(job_id)
         if job is None or not job.needs_dispatch:
-            return
+            return False
         message_id = self.queue.send(JobMessage(job_id=job_id, attempt=job.attempt + 1))
         self.remote.dispatched(job_id, message_id)
         log.info("job %s sent to the queue as message %s", job_id, message_id)
+        return True
 
     # --- leases --------------------------------------------------------------------------------
 

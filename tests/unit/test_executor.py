@@ -198,6 +198,54 @@ def test_jobs_wait_for_a_free_worker_and_run_in_order(harness: Harness) -> None:
     assert views[0].started_at < views[2].started_at
 
 
+def test_waiting_jobs_are_served_by_priority_then_fairly_across_submitters(
+    harness: Harness,
+) -> None:
+    harness.node(size=1)
+    harness.strategies.register_strategy_version(
+        register(name="Holder", code=f"# memory-run: hold\n{strategy_code('Holder')}"), "alice"
+    )
+    holder, _ = harness.backtests.submit_backtest(submit(strategy="Holder"), "alice")
+    harness.wait(holder.id, lambda v: v.status == "running")
+    harness.strategies.register_strategy_version(register(name="Quick"), "alice")
+    alices = [harness.backtests.submit_backtest(submit(strategy="Quick"), "alice")[0].id
+              for _ in range(4)]  # fmt: skip
+    bobs = harness.backtests.submit_backtest(submit(strategy="Quick"), "bob")[0].id
+    low_one = harness.backtests.submit_backtest(submit(strategy="Quick", priority="low"), "carol")[
+        0
+    ].id
+    high = harness.backtests.submit_backtest(submit(strategy="Quick", priority="high"), "alice")[
+        0
+    ].id
+    time.sleep(0.2)
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder.id), "alice")
+    views = {j: harness.wait(j, final) for j in [*alices, bobs, low_one, high]}
+    order = sorted(views, key=lambda j: views[j].started_at)  # type: ignore[arg-type,return-value]
+    # High first; then alice and bob take turns (alice's first came first); low last.
+    assert order == [high, alices[0], bobs, *alices[1:], low_one]
+
+
+def test_a_restart_loses_no_waiting_job_and_runs_none_twice(harness: Harness) -> None:
+    first = harness.node("node-a", size=1)
+    harness.strategies.register_strategy_version(
+        register(name="Holder", code=f"# memory-run: hold\n{strategy_code('Holder')}"), "alice"
+    )
+    holder, _ = harness.backtests.submit_backtest(submit(strategy="Holder"), "alice")
+    harness.wait(holder.id, lambda v: v.status == "running")
+    harness.strategies.register_strategy_version(register(name="Quick"), "alice")
+    waiting = [harness.backtests.submit_backtest(submit(strategy="Quick"), who)[0].id
+               for who in ("alice", "bob", "alice")]  # fmt: skip
+    time.sleep(0.2)  # the dispatcher has read them (and holds them in memory only)
+    first.stop()
+    harness.nodes.remove(first)
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder.id), "alice")
+    harness.node("node-b", size=1)
+    for job_id in waiting:
+        view = harness.wait(job_id, final)
+        assert view.status == "completed" and view.attempt == 1
+        assert harness.events(job_id).count("Started") == 1
+
+
 def test_a_restart_hands_running_jobs_back_and_resumes_them(harness: Harness) -> None:
     first = harness.node("node-a")
     job_id = harness.submit("# memory-run: hold")

@@ -664,3 +664,44 @@ def test_a_dispatch_is_recorded_when_a_worker_claimed_the_job_before_the_record(
     assert isinstance(dispatches[0], BacktestJob.Dispatched)
     assert dispatches[0].attempt == 1  # the attempt that message started
     assert not remote.dispatched(job_id, "m-2")
+
+
+def test_the_dispatcher_keeps_a_window_and_sends_fairly(
+    store: EventStore,
+    execution: ExecutionCommands,
+    remote: RemoteExecution,
+    strategies: StrategyCommands,
+    backtests: BacktestCommands,
+) -> None:
+    strategies.register_strategy_version(register(), "alice")
+    queue = FakeQueue()
+    positions = InMemoryReadStore()
+    executor = QueueExecutor(store, execution, queue, positions, window=2)
+
+    def submit_as(who: str, **kw: object) -> UUID:
+        return backtests.submit_backtest(submit(**kw), who)[0].id  # type: ignore[arg-type]
+
+    alices = [submit_as("alice") for _ in range(5)]
+    seen = store.max_position()
+    _follow(store, executor)
+    assert [m.job_id for _, m in queue.sent] == alices[:2]  # the window is full
+    waiting_since = executor.position()
+    assert waiting_since < store.max_position()  # a restart would read alice's third again
+
+    bob = submit_as("bob")
+    high = submit_as("carol", priority="high")
+    claimed(remote, alices[0])  # a worker claims one: one more is sent, the fairest
+    _follow(store, executor, seen)
+    seen = store.max_position()
+    assert [m.job_id for _, m in queue.sent][2:] == [high]
+    claimed(remote, alices[1])
+    claimed(remote, high)
+    _follow(store, executor, seen)
+    assert [m.job_id for _, m in queue.sent][3:] == [bob, alices[2]]
+
+    # A new process (a restart) reads from the recorded position: nothing waiting is lost and
+    # nothing sent is sent again.
+    again = QueueExecutor(store, execution, queue, positions, window=10)
+    _follow(store, again, again.position())
+    assert sorted(map(str, (m.job_id for _, m in queue.sent[5:]))) == sorted(map(str, alices[3:]))
+    assert len(queue.sent) == 7
