@@ -11,8 +11,9 @@ from commands.idempotency import IdempotencyRecord
 from domain.backtest_job import BacktestJob
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
+from domain.sweep import Sweep
 
-AGGREGATES: tuple[type, ...] = (BacktestJob, Strategy, StrategyVersion, IdempotencyRecord)
+AGGREGATES: tuple[type, ...] = (BacktestJob, Strategy, StrategyVersion, Sweep, IdempotencyRecord)
 
 
 def event_classes() -> list[type]:

@@ -29,37 +29,48 @@ class BacktestCommands:
         """Create a job for a registered strategy version; it waits for a worker."""
 
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
-            c = command  # the values first: they need no lookup
-            check_submission(
-                c.pairs, c.timeframe, c.timerange, c.exchange,
-                c.stake_amount, c.max_open_trades, c.starting_balance, c.fee, c.priority,
-            )  # fmt: skip
-            name, number = command.strategy, command.strategy_version
-            version = self.store.memo(
-                ("strategy version", name, number), lambda: self._strategy_version(name, number)
-            )  # read only here, so the commands of one batch may share it
-            version.check_parameters(command.parameters)
-            job = BacktestJob(
-                strategy=version.name,
-                strategy_version=version.number,
-                code_sha256=version.code_sha256,
-                pairs=command.pairs,
-                timeframe=command.timeframe,
-                timerange=command.timerange,
-                exchange=command.exchange,
-                stake_amount=command.stake_amount,
-                max_open_trades=command.max_open_trades,
-                starting_balance=command.starting_balance,
-                fee=command.fee,
-                submitted_by=actor,
-                parameters=dict(command.parameters),
-                priority=command.priority,
-                sweep_id=None,
-            )
+            job = self.new_job(command, actor)
             view = job_view(job)
             return view, self.store.commit(job, remember(view))
 
         return run_idempotent(self.store, actor, idempotency_key, command, BacktestJobView, execute)
+
+    def new_job(
+        self, command: SubmitBacktest, actor: str, sweep_id: UUID | None = None
+    ) -> BacktestJob:
+        """A job for `command` (not yet saved), checked as every submit is: a sweep's trials
+        are made here too."""
+        c = command  # the values first: they need no lookup
+        check_submission(
+            c.pairs, c.timeframe, c.timerange, c.exchange,
+            c.stake_amount, c.max_open_trades, c.starting_balance, c.fee, c.priority,
+        )  # fmt: skip
+        version = self.strategy_version(command.strategy, command.strategy_version)
+        version.check_parameters(command.parameters)
+        return BacktestJob(
+            strategy=version.name,
+            strategy_version=version.number,
+            code_sha256=version.code_sha256,
+            pairs=command.pairs,
+            timeframe=command.timeframe,
+            timerange=command.timerange,
+            exchange=command.exchange,
+            stake_amount=command.stake_amount,
+            max_open_trades=command.max_open_trades,
+            starting_balance=command.starting_balance,
+            fee=command.fee,
+            submitted_by=actor,
+            parameters=dict(command.parameters),
+            priority=command.priority,
+            sweep_id=sweep_id,
+        )
+
+    def strategy_version(self, name: str, number: int | None) -> StrategyVersion:
+        """A registered version (the latest when `number` is None), read only: the commands
+        of one batch may share it. UnknownReference names the field that does not resolve."""
+        return self.store.memo(
+            ("strategy version", name, number), lambda: self._strategy_version(name, number)
+        )
 
     def cancel_backtest(
         self, command: CancelBacktest, actor: str, idempotency_key: str | None = None

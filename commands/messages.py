@@ -79,3 +79,33 @@ class RollBack(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     environment: str
     to_revision: int | None = None
+
+
+class SubmitSweep(msgspec.Struct, frozen=True, kw_only=True):
+    """Search `space` of a registered strategy version (latest when None): `max_trials`
+    backtests with the settings of a submit, each with its own parameter values, to find the
+    best `objective` (a result metric) in `direction`."""
+
+    strategy: str
+    strategy_version: int | None = None
+    pairs: tuple[str, ...]
+    timeframe: str
+    timerange: str
+    exchange: str = "binance"
+    stake_amount: float | None = None
+    max_open_trades: int | None = None
+    starting_balance: float | None = None
+    fee: float | None = None
+    space: dict[str, Any]
+    method: str = "grid"
+    max_trials: int = 100
+    objective: str
+    direction: str = "maximize"
+    seed: int | None = None
+    priority: str = "normal"
+
+
+class CancelSweep(msgspec.Struct, frozen=True, kw_only=True):
+    """Stop a sweep: no more trials; its trials' backtests that have not ended are cancelled."""
+
+    sweep_id: UUID

@@ -21,6 +21,7 @@ from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
 from commands.messages import (
     CancelBacktest,
+    CancelSweep,
     DecidePromotion,
     DeployVersion,
     RequestPromotion,
@@ -31,10 +32,12 @@ from commands.promotions import PromotionCommands
 from commands.remote_execution import RemoteExecution
 from commands.store import EventStore, StoredEvent
 from commands.strategies import StrategyCommands
+from commands.sweeps import SweepCommands
 from domain.promotion import GateThresholds
 from projections.kafka_relay import event_message, outgoing, topic_slug
 from projections.live import Hub, streams_of
 from tests.factories import register, strategy_code, submit
+from tests.support.sweeps import SWEPT_CODE, run_pending_trials, submit_sweep
 from tests.unit.test_live_client import Socket, connect, settle
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
@@ -213,7 +216,24 @@ def _every_event_type(store: EventStore) -> list[StoredEvent]:
     for number in (1, 2):
         promotions.deploy(DeployVersion(name="EmaCross", number=number, environment="staging"), "o")
     promotions.rollback(RollBack(name="EmaCross", environment="staging", to_revision=None), "o")
+    _every_sweep_event(store)
     return store.read(0, 10_000)
+
+
+def _every_sweep_event(store: EventStore) -> None:
+    """A completed, a failed and a cancelled sweep, of a strategy declaring parameters."""
+    StrategyCommands(store).register_strategy_version(
+        register("Swept", SWEPT_CODE.replace("EmaCross", "Swept")), "alice"
+    )
+    sweeps = SweepCommands(store)
+    for outcome in (1.0, "fail", None):
+        view, _ = sweeps.submit_sweep(submit_sweep(strategy="Swept", max_trials=1), "alice")
+        [trial] = sweeps.ask_trials(view.id, in_flight=1)
+        if outcome is None:
+            sweeps.cancel_sweep(CancelSweep(sweep_id=view.id), "bob")
+            continue
+        run_pending_trials(store, view.id, lambda _, result=outcome: result)
+        sweeps.record_trial_end(trial)
 
 
 def test_real_kafka_messages_of_every_event_type_fit_their_messages(
