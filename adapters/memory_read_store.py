@@ -13,6 +13,7 @@ import msgspec
 
 from adapters import cursors
 from commands.promotion_views import PromotionView
+from commands.sweep_views import SweepView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
 from projections.ports import Changes, Page, PositionMoved
@@ -38,6 +39,7 @@ class InMemoryReadStore:
             self._results: dict[UUID, BacktestResultView] = {}
             self._trades: dict[UUID, list[Trade]] = {}
             self._promotions: dict[UUID, PromotionView] = {}
+            self._sweeps: dict[UUID, SweepView] = {}
 
     def position(self, projection: str) -> int:
         return self._positions.get(projection, 0)
@@ -60,6 +62,7 @@ class InMemoryReadStore:
             self._versions.update(changes.versions)
             self._results.update(changes.results)
             self._promotions.update(changes.promotions)
+            self._sweeps.update(changes.sweeps)
             self._trades.update({k: list(v) for k, v in changes.trades.items()})
             self._positions[projection] = position
 
@@ -69,6 +72,17 @@ class InMemoryReadStore:
 
     def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]:
         return _pick(self._promotions, ids)
+
+    def load_sweeps(self, ids: Collection[UUID]) -> dict[UUID, SweepView]:
+        return _pick(self._sweeps, ids)
+
+    def get_sweep(self, sweep_id: UUID) -> SweepView | None:
+        return self._sweeps.get(sweep_id)
+
+    def list_sweeps(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        with self._lock:
+            found = [w for w in self._sweeps.values() if status is None or w.status == status]
+        return _newest_first([(w.submitted_at, w.id, w) for w in found], limit, cursor)
 
     def get_promotion(self, promotion_id: UUID) -> PromotionView | None:
         return self._promotions.get(promotion_id)
@@ -93,7 +107,13 @@ class InMemoryReadStore:
         return self._jobs.get(job_id)
 
     def list_jobs(
-        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: str | None,
+        strategy: str | None,
+        limit: int,
+        cursor: str | None,
+        sweep: UUID | None = None,
     ) -> Page:
         with self._lock:
             found = [
@@ -101,6 +121,7 @@ class InMemoryReadStore:
                 for j in self._jobs.values()
                 if (status is None or j.status == status)
                 and (strategy is None or j.strategy == strategy)
+                and (sweep is None or j.sweep_id == sweep)
             ]
         return _newest_first([(j.submitted_at, j.id, j) for j in found], limit, cursor)
 
@@ -140,6 +161,7 @@ class InMemoryReadStore:
                 "versions": {str(k): encode(v) for k, v in self._versions.items()},
                 "results": {str(k): encode(v) for k, v in self._results.items()},
                 "promotions": {str(k): encode(v) for k, v in self._promotions.items()},
+                "sweeps": {str(k): encode(v) for k, v in self._sweeps.items()},
                 "trades": {
                     f"{k}:{seq}": encode(t)
                     for k, ts in self._trades.items()

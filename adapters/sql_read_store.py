@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import cursors
-from adapters.sql_rows import job_row, micros
+from adapters.sql_rows import job_row, micros, sweep_row
 from adapters.sql_schema import read_model_tables
 from adapters.sql_upsert import upsert
 from adapters.sqlite_point_reads import SqlitePointReads
 from commands.promotion_views import PromotionView
+from commands.sweep_views import SweepView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.identity import strategy_id, strategy_version_id
 from projections.ports import Changes, Page, PositionMoved
@@ -39,6 +40,7 @@ class SqlReadStore:
         self.jobs, self.strategies, self.versions = tables.jobs, tables.strategies, tables.versions
         self.results, self.trades = tables.results, tables.trades
         self.promotions, self.positions = tables.promotions, tables.positions
+        self.sweeps = tables.sweeps
         self._points = SqlitePointReads.for_engine(engine)
 
     @property
@@ -53,8 +55,42 @@ class SqlReadStore:
         self._points = SqlitePointReads.for_engine(self.engine)
 
     def create(self) -> None:
-        """Create the tables if they are missing (idempotent)."""
+        """Create the tables if they are missing (idempotent), and add the columns that came
+        after them to tables made by an earlier release."""
         self.metadata.create_all(self.engine)
+        self._add_sweep_column()
+
+    def _add_sweep_column(self) -> None:
+        """Jobs tables made before sweeps lack `sweep_id`: add it and its index, and fill it
+        from the stored documents (the job of a sweep's trial names its sweep)."""
+        t = self.jobs
+        if "sweep_id" in {c["name"] for c in sa.inspect(self.engine).get_columns(t.name)}:
+            return
+        index = next(i for i in t.indexes if i.name == f"{self.prefix}ix_jobs_sweep")
+        try:
+            self._fill_sweep_column(index)
+        except sa.exc.DBAPIError:  # another replica starting at the same time added it first
+            columns = sa.inspect(self.engine).get_columns(t.name)
+            if "sweep_id" not in {c["name"] for c in columns}:
+                raise
+
+    def _fill_sweep_column(self, index: sa.Index) -> None:
+        t = self.jobs
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(f"ALTER TABLE {t.name} ADD COLUMN sweep_id VARCHAR(36)"))
+            index.create(conn, checkfirst=True)
+            trials = [
+                {"key": row.id, "sweep": str(sweep)}
+                for row in conn.execute(sa.select(t.c.id, t.c.doc))
+                if (sweep := msgspec.json.decode(row.doc, type=BacktestJobView).sweep_id)
+            ]
+            if trials:
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == sa.bindparam("key"))
+                    .values(sweep_id=sa.bindparam("sweep")),
+                    trials,
+                )
 
     def reset(self) -> None:
         self.metadata.drop_all(self.engine)
@@ -81,6 +117,9 @@ class SqlReadStore:
     def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]:
         return self._load(self.promotions, ids, PromotionView)
 
+    def load_sweeps(self, ids: Collection[UUID]) -> dict[UUID, SweepView]:
+        return self._load(self.sweeps, ids, SweepView)
+
     def get_promotion(self, promotion_id: UUID) -> PromotionView | None:
         return self._get(self.promotions, promotion_id, PromotionView)
 
@@ -101,6 +140,7 @@ class SqlReadStore:
         with self.engine.begin() as conn:
             self._move_position(conn, projection, expected, position)
             upsert(conn, self.jobs, [job_row(v) for v in changes.jobs.values()])
+            upsert(conn, self.sweeps, [sweep_row(v) for v in changes.sweeps.values()])
             upsert(
                 conn,
                 self.strategies,
@@ -214,6 +254,7 @@ class SqlReadStore:
             (self.results, source.results),
             (self.trades, source.trades),
             (self.promotions, source.promotions),
+            (self.sweeps, source.sweeps),
         ):
             conn.execute(sa.delete(mine))
             conn.execute(sa.insert(mine).from_select(list(theirs.c.keys()), sa.select(theirs)))
@@ -245,12 +286,27 @@ class SqlReadStore:
         return None if doc is None else bytes(doc)
 
     def list_jobs(
-        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: str | None,
+        strategy: str | None,
+        limit: int,
+        cursor: str | None,
+        sweep: UUID | None = None,
     ) -> Page:
         t = self.jobs
         filters = [t.c.status == status] if status else []
         filters += [t.c.strategy == strategy] if strategy else []
+        filters += [t.c.sweep_id == str(sweep)] if sweep else []
         return self._newest_first(t, filters, limit, cursor, BacktestJobView)
+
+    def get_sweep(self, sweep_id: UUID) -> SweepView | None:
+        return self._get(self.sweeps, sweep_id, SweepView)
+
+    def list_sweeps(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        t = self.sweeps
+        filters = [t.c.status == status] if status else []
+        return self._newest_first(t, filters, limit, cursor, SweepView)
 
     def count_jobs_by_status(self) -> dict[str, int]:
         t = self.jobs
@@ -335,6 +391,7 @@ class SqlReadStore:
                 ("versions", self.versions),
                 ("results", self.results),
                 ("promotions", self.promotions),
+                ("sweeps", self.sweeps),
             ):
                 out[name] = {
                     r.id: bytes(r.doc) for r in conn.execute(sa.select(table.c.id, table.c.doc))

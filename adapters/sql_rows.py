@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from adapters import cursors
+from commands.sweep_views import SweepView
 from commands.views import BacktestJobView
 
 _encode = msgspec.json.Encoder().encode
@@ -24,5 +25,15 @@ def job_row(view: BacktestJobView) -> dict[str, Any]:
         "strategy": view.strategy,
         "status": view.status,
         "sort_key": cursors.job_sort_key(view),
+        "doc": _encode(view),
+        "sweep_id": None if view.sweep_id is None else str(view.sweep_id),
+    }
+
+
+def sweep_row(view: SweepView) -> dict[str, Any]:
+    return {
+        "id": str(view.id),
+        "status": view.status,
+        "sort_key": micros(view.submitted_at),
         "doc": _encode(view),
     }

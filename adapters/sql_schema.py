@@ -16,6 +16,7 @@ class ReadModelTables:
     results: sa.Table
     trades: sa.Table
     promotions: sa.Table
+    sweeps: sa.Table
     positions: sa.Table
 
 
@@ -29,9 +30,11 @@ def read_model_tables(prefix: str = "") -> ReadModelTables:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("sort_key", sa.BigInteger, nullable=False),
         sa.Column("doc", sa.LargeBinary, nullable=False),
+        sa.Column("sweep_id", sa.String(36), nullable=True),  # a sweep's trial
         sa.Index(f"{prefix}ix_jobs_order", "sort_key", "id"),
         sa.Index(f"{prefix}ix_jobs_strategy", "strategy", "sort_key"),
         sa.Index(f"{prefix}ix_jobs_status", "status", "sort_key"),
+        sa.Index(f"{prefix}ix_jobs_sweep", "sweep_id", "sort_key"),
     )  # fmt: skip
     strategies = sa.Table(
         f"{prefix}strategies", md,
@@ -66,10 +69,21 @@ def read_model_tables(prefix: str = "") -> ReadModelTables:
         sa.Column("doc", sa.LargeBinary, nullable=False),
         sa.Index(f"{prefix}ix_promotions_order", "sort_key", "id"),
     )  # fmt: skip
+    sweeps = sa.Table(
+        f"{prefix}sweeps", md,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("sort_key", sa.BigInteger, nullable=False),
+        sa.Column("doc", sa.LargeBinary, nullable=False),
+        sa.Index(f"{prefix}ix_sweeps_order", "sort_key", "id"),
+        sa.Index(f"{prefix}ix_sweeps_status", "status", "sort_key"),
+    )  # fmt: skip
     positions = sa.Table(
         f"{prefix}projection_positions", md,
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("position", sa.BigInteger, nullable=False),
     )  # fmt: skip
 
-    return ReadModelTables(md, jobs, strategies, versions, results, trades, promotions, positions)
+    return ReadModelTables(
+        md, jobs, strategies, versions, results, trades, promotions, sweeps, positions
+    )

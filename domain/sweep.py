@@ -14,7 +14,7 @@ from domain.backtest_job import JobStatus, check_submission
 from domain.errors import IllegalTransition, InvalidValue, UnknownItem
 from domain.strategy_source import ParameterSpec
 from domain.sweep_settings import Direction, Method, plan_trials
-from domain.sweep_space import grid_point, parse_space, random_point
+from domain.sweep_space import Dimension, grid_point, parse_space, random_point
 
 
 class SweepStatus(StrEnum):
@@ -155,10 +155,9 @@ class Sweep(Aggregate):
             pairs, timeframe, timerange, exchange,
             stake_amount, max_open_trades, starting_balance, fee, priority,
         )  # fmt: skip
-        specs = tuple(ParameterSpec.from_dict(d) for d in declared)
-        owner = f"strategy {strategy} v{strategy_version}"
-        self.dimensions = parse_space(space, specs, owner)
-        self.total = plan_trials(self.dimensions, method, max_trials, objective, direction)
+        self.dimensions, self.total = plan_sweep(
+            strategy, strategy_version, space, declared, method, max_trials, objective, direction
+        )
         self.strategy = strategy
         self.strategy_version = strategy_version
         self.code_sha256 = code_sha256
@@ -286,10 +285,40 @@ class Sweep(Aggregate):
 
     def _better(self, number: int, objective: float) -> bool:
         best = self.best
-        if best is None:
-            return True
-        if objective == best.objective:
-            return number < best.trial  # a tie keeps the earlier trial
-        if self.direction is Direction.MAXIMIZE:
-            return objective > best.objective
-        return objective < best.objective
+        return improves(
+            self.direction,
+            number,
+            objective,
+            None if best is None else (best.trial, best.objective),
+        )
+
+
+def plan_sweep(
+    strategy: str,
+    strategy_version: int,
+    space: dict[str, Any],
+    declared: list[dict[str, Any]],
+    method: str,
+    max_trials: int,
+    objective: str,
+    direction: str,
+) -> tuple[tuple[Dimension, ...], int]:
+    """The dimensions of a sweep's space and how many trials it runs, from its Created values
+    (InvalidValue naming the field when they do not make a sweep)."""
+    specs = tuple(ParameterSpec.from_dict(d) for d in declared)
+    owner = f"strategy {strategy} v{strategy_version}"
+    dimensions = parse_space(space, specs, owner)
+    return dimensions, plan_trials(dimensions, method, max_trials, objective, direction)
+
+
+def improves(direction: str, number: int, objective: float, best: tuple[int, float] | None) -> bool:
+    """Whether trial `number`'s `objective` beats the best so far (trial, objective): a tie
+    keeps the earlier trial."""
+    if best is None:
+        return True
+    best_trial, best_objective = best
+    if objective == best_objective:
+        return number < best_trial
+    if direction == Direction.MAXIMIZE:
+        return objective > best_objective
+    return objective < best_objective

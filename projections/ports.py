@@ -11,6 +11,7 @@ import msgspec
 
 from commands.promotion_views import PromotionView
 from commands.store import StoredEvent
+from commands.sweep_views import SweepView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from projections.results import BacktestResultView, Trade
 
@@ -46,6 +47,7 @@ class Changes(msgspec.Struct):
     results: dict[UUID, BacktestResultView] = {}
     trades: dict[UUID, list[Trade]] = {}
     promotions: dict[UUID, PromotionView] = {}
+    sweeps: dict[UUID, SweepView] = {}
     # Per changed document (by its own id; results and trades go by their job's), the log
     # position of the last event applied: stores without transactions write conditionally on it.
     marks: dict[UUID, int] = {}
@@ -72,6 +74,8 @@ class ReadModelWriter(Protocol):
 
     def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]: ...
 
+    def load_sweeps(self, ids: Collection[UUID]) -> dict[UUID, SweepView]: ...
+
     def commit(self, projection: str, expected: int, position: int, changes: Changes) -> None:
         """Write the changes and move the position from `expected` to `position` atomically.
 
@@ -85,8 +89,15 @@ class ReadModelQueries(Protocol):
     def get_job(self, job_id: UUID) -> BacktestJobView | None: ...
 
     def list_jobs(
-        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
-    ) -> Page: ...
+        self,
+        *,
+        status: str | None,
+        strategy: str | None,
+        limit: int,
+        cursor: str | None,
+        sweep: UUID | None = None,
+    ) -> Page:
+        """Jobs newest first, of one status, strategy and sweep (its trials) when given."""
 
     def count_jobs_by_status(self) -> dict[str, int]:
         """How many jobs are in each status; a status no job is in is left out."""
@@ -106,6 +117,11 @@ class ReadModelQueries(Protocol):
     def list_promotions(self, *, status: str | None, limit: int, cursor: str | None) -> Page: ...
 
     def list_trades(self, job_id: UUID, *, limit: int, cursor: str | None) -> Page: ...
+
+    def get_sweep(self, sweep_id: UUID) -> SweepView | None: ...
+
+    def list_sweeps(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        """Sweeps newest first (by submission), of one status when given."""
 
 
 @dataclass(frozen=True)

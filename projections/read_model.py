@@ -14,6 +14,7 @@ from commands.store import StoredEvent
 from domain.backtest_job import BacktestJob
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
+from domain.sweep import Sweep
 from projections.backtest_jobs import project_job
 from projections.catalog import (
     project_promotion,
@@ -23,12 +24,13 @@ from projections.catalog import (
 )
 from projections.ports import ArtifactStore, Changes, ReadModelWriter
 from projections.results import RunResult, result_view, unavailable
+from projections.sweep_documents import project_sweep
 
 log = logging.getLogger(__name__)
 
 
 class ReadModelProjector:
-    """Keeps backtest jobs and the strategy catalog of one read store up to date.
+    """Keeps backtest jobs, sweeps and the strategy catalog of one read store up to date.
 
     A whole batch is applied in memory and written with its last position in one transaction,
     so the model is exactly-once and rebuilds cost one round trip per batch, not per event.
@@ -64,10 +66,12 @@ class ReadModelProjector:
             strategies=self.store.load_strategies(self._stored(ids[_STRATEGY])),
             versions=self.store.load_versions(self._stored(ids[_VERSION])),
             promotions=self.store.load_promotions(self._stored(ids[_PROMOTION])),
+            sweeps=self.store.load_sweeps(self._stored(ids[_SWEEP])),
         )
         touched = Changes(
-            jobs={}, strategies={}, versions={}, results={}, trades={}, promotions={}, marks={}
-        )
+            jobs={}, strategies={}, versions={}, results={}, trades={}, promotions={}, sweeps={},
+            marks={},
+        )  # fmt: skip
         # A store without transactions (DynamoDB) may hold documents newer than its position
         # after a crash between the two writes: events its documents already show are skipped,
         # or they would be applied twice on top of themselves.
@@ -90,6 +94,7 @@ class ReadModelProjector:
                 touched.strategies,
                 touched.versions,
                 touched.promotions,
+                touched.sweeps,
             ):
                 self._written.update(documents)
 
@@ -120,7 +125,7 @@ class ReadModelProjector:
         touched.trades[job_id] = list(result.trades)
 
 
-_JOB, _STRATEGY, _VERSION, _PROMOTION = range(4)
+_JOB, _STRATEGY, _VERSION, _PROMOTION, _SWEEP = range(5)
 _KINDS: dict[type, tuple[int | None, bool]] = {}  # event class -> (its document kind, creates?)
 
 
@@ -133,6 +138,7 @@ def _kind_of(cls: type) -> tuple[int | None, bool]:
             _JOB if issubclass(cls, BacktestJob.Event)
             else _STRATEGY if issubclass(cls, Strategy.Event)
             else _VERSION if issubclass(cls, StrategyVersion.Event)
+            else _SWEEP if issubclass(cls, Sweep.Event)
             else None
         )  # fmt: skip
         known = _KINDS[cls] = (kind, issubclass(cls, Aggregate.Created))
@@ -142,7 +148,7 @@ def _kind_of(cls: type) -> tuple[int | None, bool]:
 def _documents_to_load(events: Sequence[StoredEvent]) -> list[set[UUID]]:
     """Per document kind, the ids a batch changes, less the aggregates it creates: a creation
     event is an aggregate's first, so there is no stored document to load for them."""
-    ids: list[set[UUID]] = [set(), set(), set(), set()]
+    ids: list[set[UUID]] = [set(), set(), set(), set(), set()]
     created: set[UUID] = set()
     for stored in events:
         event = stored.event
@@ -155,7 +161,7 @@ def _documents_to_load(events: Sequence[StoredEvent]) -> list[set[UUID]]:
             ids[kind].add(event.originator_id)
         if kind == _VERSION and (pid := promotion_id_of(event)) is not None:
             ids[_PROMOTION].add(pid)
-    for kind in (_JOB, _STRATEGY, _VERSION):
+    for kind in (_JOB, _STRATEGY, _VERSION, _SWEEP):
         ids[kind] -= created
     return ids
 
@@ -180,3 +186,7 @@ def _apply(event: Any, current: Changes, touched: Changes) -> None:
             promotion = project_promotion(current.promotions.get(pid), event)
             if promotion is not None:
                 current.promotions[pid] = touched.promotions[pid] = promotion
+    elif kind == _SWEEP:
+        sweep = project_sweep(current.sweeps.get(key), event)
+        if sweep is not None:
+            current.sweeps[key] = touched.sweeps[key] = sweep

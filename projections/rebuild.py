@@ -80,7 +80,8 @@ def rebuild_read_model_parallel(
     """The same rebuild by `workers` processes, each replaying the aggregates of one partition.
 
     Sound because every read-model document is derived from the events of one aggregate (a job,
-    a strategy, a version and its promotions), so partitions never write the same document.
+    a sweep, a strategy, a version and its promotions), so partitions never write the same
+    document.
     Each partition records its own position; at the end the model's position is the head
     taken at the start, which every partition has reached. Children are forked (they inherit
     the loaded code, not connections: each opens its own with `open_source`, which should not

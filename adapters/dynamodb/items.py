@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from commands.promotion_views import PromotionView
+from commands.sweep_views import SweepView
 from commands.views import BacktestJobView
 
 MAX_PART_BYTES = 350_000  # DynamoDB's item limit is 400 KB, keys and attributes included
@@ -33,11 +34,25 @@ def newest(at: datetime, doc_id: UUID) -> str:
 
 def job_indexes(job: BacktestJobView) -> dict[str, Any]:
     order = s(newest(job.submitted_at, job.id))
-    return {
+    indexes = {
         "l1pk": s("JOBS"), "l1sk": order,
         "l2pk": s(f"JOBS#{job.status}"), "l2sk": order,
         "l3pk": s(f"JOBS#{job.strategy}"), "l3sk": order,
         "l4pk": s(f"JOBS#{job.status}#{job.strategy}"), "l4sk": order,
+    }  # fmt: skip
+    if job.sweep_id is not None:  # a sweep's trial
+        indexes |= {
+            "l5pk": s(f"TRIALS#{job.sweep_id}"), "l5sk": order,
+            "l6pk": s(f"TRIALS#{job.status}#{job.sweep_id}"), "l6sk": order,
+        }  # fmt: skip
+    return indexes
+
+
+def sweep_indexes(sweep: SweepView) -> dict[str, Any]:
+    order = s(newest(sweep.submitted_at, sweep.id))
+    return {
+        "l1pk": s("SWEEPS"), "l1sk": order,
+        "l2pk": s(f"SWEEPS#{sweep.status}"), "l2sk": order,
     }  # fmt: skip
 
 

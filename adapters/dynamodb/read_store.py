@@ -34,11 +34,13 @@ from adapters.dynamodb.items import (
     job_indexes,
     promotion_indexes,
     s,
+    sweep_indexes,
     transactions,
 )
 from adapters.dynamodb.requests import TableRequests
 from adapters.dynamodb.table import INDEXES, delete_table, ensure_table
 from commands.promotion_views import PromotionView
+from commands.sweep_views import SweepView
 from commands.views import BacktestJobView, StrategyVersionView, StrategyView
 from domain.backtest_job import JobStatus
 from domain.identity import strategy_id, strategy_version_id
@@ -145,6 +147,9 @@ class DynamoReadStore(TableRequests):
     def load_promotions(self, ids: Collection[UUID]) -> dict[UUID, PromotionView]:
         return self._load("PROMOTION", ids, PromotionView)
 
+    def load_sweeps(self, ids: Collection[UUID]) -> dict[UUID, SweepView]:
+        return self._load("SWEEP", ids, SweepView)
+
     def load_marks(self, ids: Collection[UUID]) -> dict[UUID, int]:
         """The marks of documents loaded by the last load_* calls (the projector's guard)."""
         with self._lock:
@@ -179,6 +184,10 @@ class DynamoReadStore(TableRequests):
             items.append(
                 Item(f"STRATEGY#{sid}", "DOC", _encode(strategy), marks.get(sid, position), indexes)
             )
+        for sweep_id, sweep in changes.sweeps.items():
+            mark = marks.get(sweep_id, position)
+            indexes = sweep_indexes(sweep)
+            items.append(Item(f"SWEEP#{sweep_id}", "DOC", _encode(sweep), mark, indexes))
         for job_id, job in changes.jobs.items():
             mark = marks.get(job_id, position)
             items.append(Item(f"JOB#{job_id}", "DOC", _encode(job), mark, job_indexes(job)))
@@ -197,8 +206,22 @@ class DynamoReadStore(TableRequests):
         return self._bytes(item) if item else None
 
     def list_jobs(
-        self, *, status: str | None, strategy: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: str | None,
+        strategy: str | None,
+        limit: int,
+        cursor: str | None,
+        sweep: UUID | None = None,
     ) -> Page:
+        if sweep:
+            # A sweep's trials are all of its strategy: one asked for another finds none.
+            only = {"l3pk": f"JOBS#{strategy}"} if strategy else None
+            if status:
+                index, key = "by_status_sweep", f"TRIALS#{status}#{sweep}"
+            else:
+                index, key = "by_sweep", f"TRIALS#{sweep}"
+            return self._newest_first(index, key, limit, cursor, BacktestJobView, only)
         if status and strategy:
             index, key = "by_status_strategy", f"JOBS#{status}#{strategy}"
         elif status:
@@ -267,17 +290,24 @@ class DynamoReadStore(TableRequests):
             )
         return self._newest_first("lists", "PROMOTIONS", limit, cursor, PromotionView)
 
+    def get_sweep(self, sweep_id: UUID) -> SweepView | None:
+        return self._document(f"SWEEP#{sweep_id}", "DOC", SweepView)
+
+    def list_sweeps(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        if status:
+            return self._newest_first("by_status", f"SWEEPS#{status}", limit, cursor, SweepView)
+        return self._newest_first("lists", "SWEEPS", limit, cursor, SweepView)
+
     def dump(self) -> dict[str, dict[str, bytes]]:
         """Every document per kind, as the other stores dump them (to compare two models)."""
-        out: dict[str, dict[str, bytes]] = {
-            k: {} for k in ("jobs", "strategies", "versions", "results", "promotions", "trades")
-        }
         kinds = {
             "JOB": "jobs",
             "STRATEGY": "strategies",
             "VERSION": "versions",
             "PROMOTION": "promotions",
+            "SWEEP": "sweeps",
         }
+        out: dict[str, dict[str, bytes]] = {k: {} for k in (*kinds.values(), "results", "trades")}
         for item in self._scan():
             pk, sk = item["pk"]["S"], item["sk"]["S"]
             prefix, _, key = pk.partition("#")
@@ -321,15 +351,29 @@ class DynamoReadStore(TableRequests):
         return b"".join(bytes(p["doc"]["B"]) for p in parts)
 
     def _newest_first(
-        self, index: str, key: str, limit: int, cursor: str | None, cls: type[T]
+        self,
+        index: str,
+        key: str,
+        limit: int,
+        cursor: str | None,
+        cls: type[T],
+        only: dict[str, str] | None = None,
     ) -> Page:
+        """A page of the index's items under `key`, newest first; with `only`, of those whose
+        attributes hold these values (a filter: DynamoDB reads the others, then drops them)."""
         pk, sk = INDEXES[index]
         condition, values = f"{pk} = :p", {":p": s(key)}
         if cursor:
             micros, tiebreak = cursors.decode_job_cursor(cursor)
             condition += f" AND {sk} < :before"
             values[":before"] = s(f"{micros:020d}#{tiebreak}")
-        items = self._query(index, condition, values, forward=False, limit=limit + 1)
+        wanted = None
+        if only:
+            wanted = " AND ".join(f"{name} = :only{n}" for n, name in enumerate(only))
+            values |= {f":only{n}": s(value) for n, value in enumerate(only.values())}
+        items = self._query(
+            index, condition, values, forward=False, limit=limit + 1, filter_expression=wanted
+        )
         page = items[:limit]
         next_cursor = None
         if len(items) > limit:

@@ -59,6 +59,7 @@ class TableRequests:
         *,
         forward: bool,
         limit: int | None = None,
+        filter_expression: str | None = None,
     ) -> list[dict[str, Any]]:
         args = {
             "TableName": self.table,
@@ -67,6 +68,8 @@ class TableRequests:
             "ExpressionAttributeValues": values,
             "ScanIndexForward": forward,
         }
+        if filter_expression:  # `limit` counts the items it keeps: pages go on until then
+            args["FilterExpression"] = filter_expression
         return list(self._pages(self.client.query, args, limit))
 
     def _count(self, index: str, condition: str, values: dict[str, Any]) -> int:

@@ -47,7 +47,8 @@ def researcher(server: ServerProcess) -> str:
 def write_strategy(folder: Path, name: str, body: str = "x = 1") -> Path:
     path = folder / f"{name}.py"
     path.write_text(
-        f"from freqtrade.strategy import IStrategy\n\n\nclass {name}(IStrategy):\n    {body}\n"
+        "from freqtrade.strategy import IStrategy\n\n\n"
+        f"class {name}(IStrategy):\n    {body}\n    pass\n"
     )
     return path
 

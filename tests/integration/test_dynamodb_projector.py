@@ -11,9 +11,12 @@ from adapters.event_store import open_event_store
 from adapters.memory_read_store import InMemoryReadStore
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
+from commands.sweep_views import sweep_view
+from commands.sweeps import SweepCommands
 from projections.read_model import ReadModelProjector
 from tests.factories import LEASE, new_job, register
 from tests.support.aws import DynamoDBEndpoint
+from tests.support.sweeps import register_swept_strategy, run_pending_trials, submit_sweep
 
 NAME = "dynamodb_read_model"
 
@@ -87,4 +90,38 @@ def test_a_lost_position_write_replays_into_the_right_documents(
     ReadModelProjector(rebuilt, name=NAME).handle(store.read(0, 1000), 0)
     assert dynamo.dump() == rebuilt.dump()
     assert dynamo.position(NAME) == rebuilt.position(NAME) == store.max_position()
+    store.close()
+
+
+def test_sweeps_replayed_after_a_lost_position_equal_a_rebuild(
+    dynamodb_endpoint: DynamoDBEndpoint, tmp_path: Path
+) -> None:
+    """A sweep's document grows by a trial per event: events applied twice would repeat trials."""
+    store = open_event_store(f"sqlite:///{tmp_path / 'events.db'}")
+    register_swept_strategy(store)
+    sweeps = SweepCommands(store)
+    view, _ = sweeps.submit_sweep(submit_sweep(max_trials=4), "alice")
+    trials = sweeps.ask_trials(view.id, in_flight=4)
+    run_pending_trials(store, view.id)
+    for job_id in trials:
+        sweeps.record_trial_end(job_id)
+    events = store.read(0, 1000)
+    dynamo = fresh(dynamodb_endpoint, "")
+    ReadModelProjector(dynamo, name=NAME).handle(events[: len(events) // 2], 0)
+    dynamo.save_position(NAME, events[len(events) // 4].position)  # lost position writes
+    ReadModelProjector(dynamo, name=NAME).handle(
+        events[len(events) // 4 + 1 :], events[len(events) // 4].position
+    )
+    expected = sweep_view(store.load(view.id, "sweep"))
+    assert expected.status == "completed" and len(expected.trials) == 4
+    assert dynamo.get_sweep(view.id) == expected
+    page = dynamo.list_sweeps(status="completed", limit=5, cursor=None)
+    assert page.items == [expected]
+    found = dynamo.list_jobs(
+        status="completed", strategy=None, limit=10, cursor=None, sweep=view.id
+    )
+    assert [j.id for j in found.items] == list(reversed(trials))  # type: ignore[attr-defined]
+    memory = InMemoryReadStore()
+    ReadModelProjector(memory, name=NAME).handle(events, 0)
+    assert dynamo.dump() == memory.dump()
     store.close()

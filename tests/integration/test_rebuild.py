@@ -23,6 +23,7 @@ from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
 from commands.messages import (
     CancelBacktest,
+    CancelSweep,
     DecidePromotion,
     DeployVersion,
     RequestPromotion,
@@ -31,6 +32,7 @@ from commands.messages import (
 from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
+from commands.sweeps import SweepCommands
 from domain.backtest_job import BacktestJob
 from domain.promotion import GateThresholds
 from projections.read_model import ReadModelProjector
@@ -38,6 +40,7 @@ from projections.rebuild import RebuildReport, rebuild_read_model, rebuild_read_
 from projections.results import BacktestResultView, RunResult, Trade
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, register, strategy_code, submit
+from tests.support.sweeps import register_swept_strategy, run_pending_trials, submit_sweep
 
 
 def _result_artifact(artifacts: LocalArtifactStore, job_id: object, profit: float) -> str:
@@ -124,6 +127,27 @@ def _promotions(store: EventStore) -> None:
     promotions.rollback(RollBack(name="EmaCross", environment="production"), "olga")
 
 
+def _sweep_history(store: EventStore) -> list[str]:
+    """Three sweeps over a new version of EmaCross: one completed, one cancelled with a trial
+    running, one running; eight trial jobs in all. Their ids, as the dumps key them."""
+    register_swept_strategy(store)
+    sweeps = SweepCommands(store)
+    completed, _ = sweeps.submit_sweep(submit_sweep(max_trials=3), "alice")
+    trials = sweeps.ask_trials(completed.id, in_flight=3)
+    outcomes = iter([1.0, "fail", 2.0])
+    run_pending_trials(store, completed.id, lambda _: next(outcomes))
+    for job_id in trials:
+        sweeps.record_trial_end(job_id)
+    cancelled, _ = sweeps.submit_sweep(submit_sweep(method="random"), "bob")
+    running, *_ = sweeps.ask_trials(cancelled.id, in_flight=3)
+    ExecutionCommands(store).claim(running, "w", 60)
+    sweeps.cancel_sweep(CancelSweep(sweep_id=cancelled.id), "bob")
+    waiting, _ = sweeps.submit_sweep(submit_sweep(), "carol")
+    sweeps.ask_trials(waiting.id, in_flight=2)
+    assert sweeps.sweep(completed.id).status.value == "completed"
+    return sorted(str(s.id) for s in (completed, cancelled, waiting))
+
+
 def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str], tmp_path: Path) -> None:
     events_url, read_url = sql_urls
     store = open_event_store(events_url)
@@ -136,6 +160,7 @@ def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str], tmp_path: Pa
     runner.start()
     try:
         _history(store, artifacts=artifacts)
+        sweep_ids = _sweep_history(store)
         assert runner.wait_for(store.max_position(), timeout=30)
     finally:
         runner.stop()
@@ -143,8 +168,9 @@ def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str], tmp_path: Pa
     report = rebuild_read_model(store, rebuilt, artifacts=artifacts, batch_size=50)
     assert report.position == store.max_position() and report.events == len(store.read(0, 100_000))
     live_dump, rebuilt_dump = live.dump(), rebuilt.dump()
-    assert len(live_dump["jobs"]) == 62 and len(live_dump["versions"]) == 6
+    assert len(live_dump["jobs"]) == 62 + 8 and len(live_dump["versions"]) == 7
     assert len(live_dump["promotions"]) == 4
+    assert sorted(live_dump["sweeps"]) == sweep_ids
     assert rebuilt_dump == live_dump
     # Three processes, each replaying a share of the aggregates (uneven shares: 6, 5, 5 digits).
     parallel = SqlReadStore(engine, prefix="parallel_")
@@ -164,7 +190,8 @@ def test_rebuilt_model_equals_live_model(sql_urls: tuple[str, str], tmp_path: Pa
     from_artifacts = [
         r for r in results if r.trade_count == 2 and r.error is None and len(r.equity) == 3
     ]
-    assert len(from_artifacts) == len(results) - 2 > 0, "results come from the artifacts"
+    # Two promoted jobs and two completed trials ran without a result artifact.
+    assert len(from_artifacts) == len(results) - 4 > 0, "results come from the artifacts"
     store.close()
     engine.dispose()
 
@@ -214,6 +241,7 @@ def test_rebuild_and_swap_replaces_a_damaged_model(
     )
     store = open_event_store(events_url)
     _history(store, jobs=15, artifacts=LocalArtifactStore(settings.artifacts_path))
+    sweep_ids = _sweep_history(store)
     live = SqlReadStore(create_engine(read_url))
     live.create()  # empty: as if the read model had been lost
     report = rebuild_and_swap(settings)
@@ -223,7 +251,11 @@ def test_rebuild_and_swap_replaces_a_damaged_model(
     assert any(r.trade_count == 2 and r.error is None for r in results), "results from artifacts"
     assert report.position == store.max_position()
     assert live.position("read_model") == store.max_position()
-    assert len(live.dump()["jobs"]) == 17
+    assert len(live.dump()["jobs"]) == 17 + 8
+    assert sorted(live.dump()["sweeps"]) == sweep_ids
+    check = SqlReadStore(live.engine, prefix="check_")
+    rebuild_read_model(store, check, artifacts=LocalArtifactStore(settings.artifacts_path))
+    assert check.dump() == live.dump()
     assert not sa.inspect(live.engine).has_table(f"{REBUILD_PREFIX}backtest_jobs"), (
         "scratch tables go"
     )

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from adapters.memory_read_store import InMemoryReadStore
 from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
-from commands.messages import CancelBacktest, DecidePromotion, RequestPromotion
+from commands.messages import CancelBacktest, CancelSweep, DecidePromotion, RequestPromotion
 from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
+from commands.sweep_views import sweep_view
+from commands.sweeps import SweepCommands, pending
 from commands.views import job_view, strategy_version_view
 from domain.backtest_job import BacktestJob
+from domain.errors import InvalidValue
 from domain.identity import strategy_version_id
 from domain.promotion import GateThresholds
+from domain.sweep import Sweep
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 from tests.factories import LEASE, register, strategy_code, submit
+from tests.support.sweeps import register_swept_strategy, run_pending_trials, submit_sweep
 
 
 def _catch_up(store: EventStore, read_store: InMemoryReadStore) -> None:
@@ -84,3 +90,88 @@ def test_projected_documents_equal_aggregate_views(
     assert catalog is not None and catalog.latest_version == 2 and catalog.versions == (1, 2)
     statuses = {read_store.get_job(j).status for j in jobs}  # type: ignore[union-attr]
     assert statuses == {"completed", "failed", "running", "cancelled"}
+
+
+def _sweeps_of_every_fate(store: EventStore) -> list[UUID]:
+    """Sweeps that complete (with a tie and a failed trial, minimizing), fail (every trial, or
+    a trial that cannot be submitted), and are cancelled with a trial still running."""
+    register_swept_strategy(store)
+    sweeps = SweepCommands(store)
+    made = []
+
+    completed, _ = sweeps.submit_sweep(submit_sweep(max_trials=5, direction="minimize"), "alice")
+    outcomes = iter([2.0, "fail", 1.0, 1.0, 3.0])
+    while sweeps.ask_trials(completed.id, in_flight=2) or sweeps.sweep(completed.id).pending:
+        for trial in pending(sweeps.sweep(completed.id)):
+            run_pending_trials(store, completed.id, lambda _: next(outcomes))
+            sweeps.record_trial_end(trial.job_id)
+    made.append(completed.id)
+
+    failed, _ = sweeps.submit_sweep(submit_sweep(max_trials=2, method="random"), "bob")
+    sweeps.ask_trials(failed.id, in_flight=2)
+    run_pending_trials(store, failed.id, lambda _: "fail")
+    for trial in sweeps.sweep(failed.id).trials:
+        sweeps.record_trial_end(trial.job_id)
+    made.append(failed.id)
+
+    cancelled, _ = sweeps.submit_sweep(submit_sweep(), "carol")
+    finished, running, _waiting = sweeps.ask_trials(cancelled.id, in_flight=3)
+    execution = ExecutionCommands(store)
+    execution.claim(finished, "w", 60)
+    execution.complete(finished, 1, {"sharpe": 0.5}, {})
+    sweeps.record_trial_end(finished)
+    execution.claim(running, "w", 60)
+    sweeps.cancel_sweep(CancelSweep(sweep_id=cancelled.id), "carol")
+    execution.confirm_cancel(running, 1)
+    sweeps.record_trial_end(running)
+    made.append(cancelled.id)
+
+    refused, _ = sweeps.submit_sweep(submit_sweep(), "dave")
+    sweeps.ask_trials(refused.id, in_flight=1)
+    sweeps.backtests.new_job = _refuse  # type: ignore[method-assign]
+    sweeps.ask_trials(refused.id, in_flight=2)
+    made.append(refused.id)
+    return made
+
+
+def _refuse(*_: object) -> BacktestJob:
+    raise InvalidValue("pairs", "no such market any more")
+
+
+def test_projected_sweeps_equal_the_aggregate_after_every_event(
+    store: EventStore, read_store: InMemoryReadStore
+) -> None:
+    sweep_ids = _sweeps_of_every_fate(store)
+    statuses = {store.load(i, "sweep").status.value for i in sweep_ids}
+    assert statuses == {"completed", "failed", "cancelled"}
+    projector = ReadModelProjector(read_store)
+    versions: dict[UUID, int] = {}
+    checked = 0
+    for stored in store.read(0, 100_000):  # one event at a time: every prefix of every sweep
+        projector.handle([stored], projector.position())
+        event = stored.event
+        if isinstance(event, Sweep.Event):
+            versions[event.originator_id] = event.originator_version
+            aggregate = store.load_as_of(event.originator_id, event.originator_version)
+            assert read_store.get_sweep(event.originator_id) == sweep_view(aggregate)
+            checked += 1
+        if isinstance(event, BacktestJob.Submitted) and event.sweep_id is not None:
+            assert read_store.get_job(event.originator_id).sweep_id == event.sweep_id  # type: ignore[union-attr]
+    assert checked > 20 and set(versions) == set(sweep_ids)
+    best = read_store.get_sweep(sweep_ids[0])
+    assert best is not None and best.best is not None
+    assert (best.best.trial, best.best.objective) == (2, 1.0), "a tie keeps the earlier trial"
+
+
+def test_projected_sweeps_equal_the_aggregate_in_batches(
+    store: EventStore, read_store: InMemoryReadStore
+) -> None:
+    sweep_ids = _sweeps_of_every_fate(store)
+    _catch_up(store, read_store)
+    for sweep_id in sweep_ids:
+        assert read_store.get_sweep(sweep_id) == sweep_view(store.load(sweep_id, "sweep"))
+    trials = read_store.list_jobs(
+        status=None, strategy=None, limit=100, cursor=None, sweep=sweep_ids[0]
+    )
+    asked = store.load(sweep_ids[0], "sweep").trials
+    assert [j.id for j in trials.items] == [t.job_id for t in reversed(asked)]  # type: ignore[attr-defined]
