@@ -11,13 +11,14 @@ from app.event_catalog import event_classes
 from domain.backtest_job import BacktestJob
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
+from domain.sweep import Sweep
 from projections.live import OVERFLOW_CODE, STREAM, ClientRequest, LiveMessage
 
 WS_BINDING = "0.1.0"
 # The live streams drop the envelope fields (originator_*, timestamp), hide strategy sources,
 # and add the envelope back as id, version and timestamp (projections/live.encode).
 LIVE_HIDDEN = ("code",)
-LIVE_AGGREGATES: tuple[type, ...] = (BacktestJob, Strategy, StrategyVersion)
+LIVE_AGGREGATES: tuple[type, ...] = (BacktestJob, Strategy, StrategyVersion, Sweep)
 CONTROL_KINDS = ("subscribed", "unsubscribed", "error")
 TOO_SLOW_CLOSE = OVERFLOW_CODE
 NOT_RUNNING_CLOSE = 1011
@@ -36,8 +37,9 @@ LIVE_NOTES = {
 SUBSCRIBE_NOTES = {
     "action": "Start receiving a stream.",
     "stream": (
-        "`backtests` (every job's events), `backtests/<job id>`, `strategies` (every version "
-        "and strategy event) or `strategies/<name>`."
+        "`backtests` (every job's events), `backtests/<job id>`, `sweeps` (every sweep's "
+        "events), `sweeps/<sweep id>`, `strategies` (every version and strategy event) or "
+        "`strategies/<name>`."
     ),
     "since": (
         "A position: first replay the stream's stored events after it, then switch to live "

@@ -16,6 +16,7 @@ import anyio
 
 from adapters.event_store import open_event_store
 from adapters.market_data import MarketData
+from adapters.optuna_sampler import OptunaTpeSampler
 from adapters.sql_engine import create_engine
 from adapters.sql_read_store import SqlReadStore
 from app.batcher import CommandBatcher
@@ -29,6 +30,7 @@ from commands.promotion_views import PromotionView
 from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
+from commands.sweeps import SweepCommands
 from domain.promotion import GateThresholds
 from projections.execution_ports import WorkerPool
 from projections.executor import CancelWatcher, Executor
@@ -37,6 +39,7 @@ from projections.ports import ArtifactStore, ReadModelQueries
 from projections.queue_executor import QueueExecutor
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
+from projections.sweeps import SweepCoordinator
 
 if TYPE_CHECKING:
     from adapters.kafka.producer import KafkaConfig
@@ -82,6 +85,7 @@ class Container:
     backtests: BacktestCommands
     strategies: StrategyCommands
     promotions: PromotionCommands
+    sweeps: SweepCommands
     read_model: SubscriberRunner
     jwt_secret: str
     subscribers: list[SubscriberRunner] = field(default_factory=list)
@@ -339,6 +343,8 @@ def bootstrap(settings: Settings) -> Container:
         artifacts=artifacts,
         market_data=market_data,
         backtests=BacktestCommands(store),
+        # optuna is imported by the tpe sampler at its first ask, not here.
+        sweeps=SweepCommands(store, tpe=OptunaTpeSampler()),
         strategies=StrategyCommands(store),
         promotions=PromotionCommands(
             store,
@@ -362,6 +368,14 @@ def bootstrap(settings: Settings) -> Container:
         poll_interval=settings.subscriber_poll_interval,
     )
     container.subscribers.append(container.live_feed)
+    container.subscribers.append(
+        SubscriberRunner(
+            SweepCoordinator(container.sweeps, sql_store, in_flight=settings.sweep_in_flight),
+            store,
+            batch_size=100,
+            poll_interval=settings.subscriber_poll_interval,
+        )
+    )
     pool = _pool(settings, market_data)
     container.sandbox = getattr(pool, "sandbox_description", None)
     if settings.kafka_bootstrap_servers:

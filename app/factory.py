@@ -20,6 +20,7 @@ from app.controllers.operations import OperationsController
 from app.controllers.promotions import PromotionController
 from app.controllers.proxy import proxy_read, proxy_write
 from app.controllers.strategies import StrategyController
+from app.controllers.sweeps import SweepController
 from app.controllers.workers import WorkerController
 from app.gateway import Gateway
 from app.identity_provider import identity_provider
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             StrategyController,
             DataController,
             PromotionController,
+            SweepController,
             OperationsController,
             WorkerController,
             proxy_read,

@@ -42,6 +42,9 @@ JobIdPath = Annotated[
 PromotionIdPath = Annotated[
     str, Parameter(description="promotion id (UUID)", max_length=64, schema_extra=_UUID_FORM)
 ]
+SweepIdPath = Annotated[
+    str, Parameter(description="sweep id (UUID)", max_length=64, schema_extra=_UUID_FORM)
+]
 VersionPath = Annotated[
     str,
     Parameter(

@@ -61,6 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sqs_dead_letter_queue_url: str = ""
     sqs_wait_seconds: Annotated[int, msgspec.Meta(ge=0, le=20)] = 10
     sqs_dispatch_window: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 4
+    sweep_in_flight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 8
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "tradai"
     kafka_idempotent_producer: bool = True
@@ -196,6 +197,9 @@ DESCRIPTIONS: dict[str, str] = {
         "the jobs queue's dead-letter queue: the API fails the jobs whose message lands there"
     ),
     "sqs_wait_seconds": "long-poll wait of SQS receives, in seconds (0..20)",
+    "sweep_in_flight": (
+        "trials of one sweep waiting or running at once; the next is asked when one ends"
+    ),
     "sqs_dispatch_window": (
         "jobs sent to the SQS queue and not claimed yet, at most; the others wait in the API's "
         "fair queue (priority, then round-robin across submitters). 0: send every job at once"

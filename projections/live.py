@@ -30,10 +30,11 @@ from domain.backtest_job import BacktestJob
 from domain.identity import strategy_id
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
+from domain.sweep import Sweep
 
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STREAM = re.compile(
-    r"^(backtests(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?"
-    r"|strategies(/[A-Za-z_][A-Za-z0-9_]{0,63})?)$"
+    rf"^(backtests(/{_UUID})?|sweeps(/{_UUID})?|strategies(/[A-Za-z_][A-Za-z0-9_]{{0,63}})?)$"
 )
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 _HIDDEN = frozenset({"code"})  # strategy sources stay out of streams (they can be large)
@@ -63,8 +64,8 @@ class StreamError(ValueError):
 def check_stream(stream: str) -> str:
     if not STREAM.match(stream):
         raise StreamError(
-            f"unknown stream {stream!r}: use backtests, backtests/<job id>, strategies "
-            "or strategies/<name>"
+            f"unknown stream {stream!r}: use backtests, backtests/<job id>, sweeps, "
+            "sweeps/<sweep id>, strategies or strategies/<name>"
         )
     return stream
 
@@ -73,6 +74,8 @@ def streams_of(event: Any, names: dict[Any, str]) -> tuple[str, ...]:
     """The streams an event belongs to; `names` maps strategy ids to names as they are seen."""
     if isinstance(event, BacktestJob.Event):
         return ("backtests", f"backtests/{event.originator_id}")
+    if isinstance(event, Sweep.Event):
+        return ("sweeps", f"sweeps/{event.originator_id}")
     if isinstance(event, StrategyVersion.Registered | Strategy.Created):
         names[strategy_id(event.name)] = event.name
         return ("strategies", f"strategies/{event.name}")
@@ -301,7 +304,7 @@ class LiveClient:
         """Send the streams' stored events in (after, until] that were not sent yet, in order."""
         names = dict(self.hub.names)
         position = after
-        job = _only_job(streams)
+        job = _only_aggregate(streams)
         if job is not None and self.read_aggregate is not None and position < until:
             history = await asyncio.to_thread(self.read_aggregate, job)
             wanted = [e for e in history if after < e.position <= until]
@@ -328,9 +331,12 @@ class LiveClient:
                     await self.send(encode(stream, stored.position, stored.event).decode())
 
 
-def _only_job(streams: frozenset[str]) -> UUID | None:
-    """The job, when the streams are exactly one job's stream."""
+def _only_aggregate(streams: frozenset[str]) -> UUID | None:
+    """The job or sweep, when the streams are exactly one job's or one sweep's stream."""
     if len(streams) != 1:
         return None
     (stream,) = streams
-    return UUID(stream.removeprefix("backtests/")) if stream.startswith("backtests/") else None
+    for prefix in ("backtests/", "sweeps/"):
+        if stream.startswith(prefix):
+            return UUID(stream.removeprefix(prefix))
+    return None

@@ -88,12 +88,17 @@ class BacktestController(Controller):
         container: Container,
         status: JobStatusFilter | None = None,
         strategy: Annotated[str | None, Parameter(max_length=64)] = None,
+        sweep: Annotated[UUID | None, Parameter(description="only this sweep's trials")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> BacktestPage:
-        """Jobs, newest first; filter by `status` and `strategy`."""
+        """Jobs, newest first; filter by `status`, `strategy` or `sweep`."""
         page = container.read_store.list_jobs(
-            status=status.value if status else None, strategy=strategy, limit=limit, cursor=cursor
+            status=status.value if status else None,
+            strategy=strategy,
+            limit=limit,
+            cursor=cursor,
+            sweep=sweep,
         )
         return BacktestPage(
             items=[Backtest.of(v) for v in page.items if isinstance(v, BacktestJobView)],

@@ -266,6 +266,7 @@ def test_real_websocket_messages_fit_the_protocol(
         {"action": "subscribe", "stream": "backtests", "since": 0},
         {"action": "subscribe", "stream": "strategies", "since": 0},
         {"action": "subscribe", "stream": "strategies/EmaCross", "since": 0},
+        {"action": "subscribe", "stream": "sweeps", "since": 0},
         {"action": "subscribe", "stream": f"backtests/{job}"},
         {"action": "unsubscribe", "stream": f"backtests/{job}"},
     ]
