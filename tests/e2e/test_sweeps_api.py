@@ -29,7 +29,7 @@ SETTINGS = {"strategy": "SampleEmaCross", "pairs": ["BTC/USDT"], "timeframe": "5
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(
         tmp_path_factory.mktemp("sweeps"),
-        {"BACKEND_WORKERS": "2", "BACKEND_SWEEP_IN_FLIGHT": "2"},
+        {"BACKEND_WORKERS": "2", "BACKEND_SWEEP_IN_FLIGHT": "6"},
     )
     seed(process)  # sample candles and SampleEmaCross, with its declared parameters
     process.start()
@@ -133,6 +133,49 @@ def test_cancel_keeps_finished_trials(alice: httpx.Client) -> None:
     finished = [t for t in trials if t["status"] == "completed"]
     assert len(finished) == sweep["done"] and all(t["objective"] is not None for t in finished)
     assert alice.post(f"/sweeps/{sweep_id}/cancel").status_code == 409
+
+
+def test_a_single_backtest_is_not_starved_by_a_big_sweep(
+    server: ServerProcess, alice: httpx.Client
+) -> None:
+    """A 500-trial sweep is running (more trials waiting than workers); another researcher's
+    single backtest takes the next free worker slot."""
+    body = SETTINGS | {
+        "space": {"fast_span": {"low": 5, "high": 30}, "slow_span": {"low": 20, "high": 100}},
+        "method": "random", "max_trials": 500, "seed": 11, "objective": "sharpe",
+    }  # fmt: skip
+    answer = alice.post("/sweeps", json=body)
+    assert answer.status_code == 202, answer.text
+    sweep_id = answer.json()["id"]
+
+    def trial_jobs() -> list[dict[str, Any]]:
+        page = alice.get("/backtests", params={"sweep": sweep_id, "limit": 50})
+        return list(page.json()["items"])
+
+    deadline = time.monotonic() + 120
+    while True:  # both workers busy with trials, more trials waiting behind them
+        jobs = trial_jobs()
+        running = sum(j["status"] == "running" for j in jobs)
+        waiting = sum(j["status"] == "submitted" for j in jobs)
+        if running == 2 and waiting >= 3:
+            break
+        assert time.monotonic() < deadline, jobs
+        time.sleep(0.1)
+    with client_for(server, "bob", "researcher") as bob:
+        single = bob.post("/backtests", json=SETTINGS).json()
+        deadline = time.monotonic() + 120
+        while (job := bob.get(f"/backtests/{single['id']}").json())["started_at"] is None:
+            assert time.monotonic() < deadline, "bob's backtest never started"
+            time.sleep(0.05)
+    started_before_bob = [
+        j for j in trial_jobs()
+        if j["started_at"] is not None
+        and single["submitted_at"] < j["started_at"] < job["started_at"]
+    ]  # fmt: skip
+    # The next free slot went to bob (one trial may have been claimed at the same moment).
+    assert len(started_before_bob) <= 1, started_before_bob
+    assert alice.post(f"/sweeps/{sweep_id}/cancel").status_code == 202
+    assert wait_sweep(alice, sweep_id, 120)["status"] == "cancelled"
 
 
 @pytest.mark.parametrize(
