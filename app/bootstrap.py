@@ -240,6 +240,7 @@ def _pool(settings: Settings, market_data: MarketData) -> WorkerPool | None:
         offline_markets=settings.offline_markets,
         limits=RunLimits(settings.run_time_limit_seconds, settings.run_memory_limit_mb),
         keep_workdirs=settings.keep_workdirs,
+        candle_cache_mb=settings.candle_cache_mb,
     )
 
 

@@ -62,6 +62,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sqs_wait_seconds: Annotated[int, msgspec.Meta(ge=0, le=20)] = 10
     sqs_dispatch_window: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 4
     sweep_in_flight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 8
+    candle_cache_mb: Annotated[int, msgspec.Meta(ge=0, le=65536)] = 256
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "tradai"
     kafka_idempotent_producer: bool = True
@@ -197,6 +198,10 @@ DESCRIPTIONS: dict[str, str] = {
         "the jobs queue's dead-letter queue: the API fails the jobs whose message lands there"
     ),
     "sqs_wait_seconds": "long-poll wait of SQS receives, in seconds (0..20)",
+    "candle_cache_mb": (
+        "per worker slot: candles of the slot's last run that its next worker preloads "
+        "(decoded size, MiB; 0: off)"
+    ),
     "sweep_in_flight": (
         "trials of one sweep waiting or running at once; the next is asked when one ends"
     ),

@@ -23,7 +23,7 @@ from adapters.freqtrade import protocol
 from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb
 from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox
 from adapters.freqtrade.worker_process import WorkerDidNotStart, WorkerProcess
-from adapters.market_data import MarketData, MarketDataError
+from adapters.market_data import MarketData, MarketDataError, candle_name
 from projections.execution_ports import RunListener, RunOutput, RunSpec
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class _Slot:
             spec, listener = task
             worker, standby = standby, None
             try:
-                standby = self._start_standby()  # warms up while this run goes on
+                standby = self._start_standby(spec)  # warms up while this run goes on
                 self._execute(worker, spec, listener)
             finally:
                 self.job_id, self.worker = None, None
@@ -81,9 +81,9 @@ class _Slot:
             standby.kill()
             standby.remove()
 
-    def _start_standby(self) -> WorkerProcess | None:
+    def _start_standby(self, like: RunSpec) -> WorkerProcess | None:
         try:
-            return self.pool.new_worker()
+            return self.pool.new_worker(like)
         except Exception:
             log.exception("worker slot %s could not start its next worker", self.index)
             return None
@@ -206,6 +206,7 @@ class LocalWorkerPool:
         limits: RunLimits | None = None,
         keep_workdirs: bool = False,
         market_data: MarketData | None = None,
+        candle_cache_mb: int = 0,
     ) -> None:
         """`market_data_dir` is the local directory the runs read candles from (bound into the
         sandbox); `market_data`, when given, is synced into it before each run."""
@@ -216,6 +217,7 @@ class LocalWorkerPool:
         self.offline_markets = offline_markets
         self.limits = limits or RunLimits()
         self.keep_workdirs = keep_workdirs
+        self.candle_cache_mb = candle_cache_mb  # a standby preloads its slot's last candles
         self.tasks: queue.Queue[tuple[RunSpec, RunListener] | None] = queue.Queue()
         self.slots = threading.BoundedSemaphore(size)
         self.stopping = threading.Event()
@@ -243,12 +245,19 @@ class LocalWorkerPool:
             self._workers_started += 1
             return self._workers_started
 
-    def new_worker(self) -> WorkerProcess:
+    def new_worker(self, like: RunSpec | None = None) -> WorkerProcess:
+        """A worker warming up; with `like`, it also preloads that run's candles (the next
+        run of a slot is often the next trial of the same sweep, on the same data)."""
+        preload = []
+        if like is not None and self.candle_cache_mb > 0:
+            preload = [candle_name(like.exchange, pair, like.timeframe) for pair in like.pairs]
         return WorkerProcess(
             self.sandbox,
             self.work_root,
             self.next_worker_number(),
             offline_markets=self.offline_markets,
+            preload=preload,
+            preload_budget_mb=self.candle_cache_mb,
         )
 
     def start(self) -> None:

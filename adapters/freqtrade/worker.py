@@ -105,6 +105,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-processes", type=int, default=0)
     parser.add_argument("--max-file-bytes", type=int, default=0)
     parser.add_argument("--online-markets", action="store_true")
+    parser.add_argument("--preload", action="append", default=[], help="a candle file to read now")
+    parser.add_argument("--preload-budget-mb", type=int, default=0)
     options = parser.parse_args(argv)
     _limit_resources(options.max_processes, options.max_file_bytes)
     conn = Connection(options.fd)
@@ -119,6 +121,11 @@ def main(argv: list[str]) -> int:
         from adapters.freqtrade import offline_markets
 
         offline_markets.install()
+    if options.preload and options.preload_budget_mb > 0:
+        from adapters.freqtrade import warm_data
+
+        budget = options.preload_budget_mb * 1024 * 1024
+        warm_data.preload(Path(options.market_data), options.preload, budget)
     conn.send_bytes(protocol.encode(protocol.Ready()))
     try:
         request = protocol.decode_run(conn.recv_bytes(protocol.MAX_MESSAGE_BYTES))
@@ -169,6 +176,13 @@ def run(
     root.setLevel(logging.INFO)
     root.addHandler(tail)
     root.addHandler(file_log)
+    from adapters.freqtrade import warm_data
+
+    if warm_data.preloaded():
+        logging.getLogger(__name__).info(
+            "candles preloaded before the run: %s",
+            ", ".join(p.name for p in warm_data.preloaded()),
+        )
     try:
         try:
             config = setup_optimize_configuration(

@@ -37,7 +37,14 @@ class WorkerProcess:
     """One worker process (in its sandbox) and its private run directory."""
 
     def __init__(
-        self, sandbox: Sandbox, work_root: Path, number: int, *, offline_markets: bool
+        self,
+        sandbox: Sandbox,
+        work_root: Path,
+        number: int,
+        *,
+        offline_markets: bool,
+        preload: list[str] | None = None,
+        preload_budget_mb: int = 0,
     ) -> None:
         """Start worker `number` (its sandbox uid derives from it) in a fresh run directory."""
         self.run_dir = work_root / f"run-{uuid.uuid4().hex}"
@@ -50,6 +57,10 @@ class WorkerProcess:
             "nice", "-n", str(_STANDBY_NICENESS),
             *sandbox.command(self.run_dir, number, theirs.fileno(), offline_markets),
         ]  # fmt: skip
+        if preload and preload_budget_mb > 0:  # candle files' names, chosen by the pool
+            command += ["--preload-budget-mb", str(preload_budget_mb)]
+            for name in preload:
+                command += ["--preload", name]
         with self.log_path.open("wb") as log_file:
             self.popen = subprocess.Popen(
                 command,

@@ -38,6 +38,7 @@ def run_worker(settings: Settings, url: str, token: str, name: str = "") -> None
         offline_markets=settings.offline_markets,
         limits=RunLimits(settings.run_time_limit_seconds, settings.run_memory_limit_mb),
         keep_workdirs=settings.keep_workdirs,
+        candle_cache_mb=settings.candle_cache_mb,
     )
     queue = SqsJobQueue(settings.sqs_queue_url)
     worker = RemoteWorker(

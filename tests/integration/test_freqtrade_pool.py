@@ -266,3 +266,34 @@ def test_parameters_reach_the_run_and_defaults_change_nothing(pool: LocalWorkerP
     assert _trades(pool, SAMPLE, fast_span=12, slow_span=48, use_trend_filter=True) == before
     faster = _trades(pool, SAMPLE, fast_span=6, slow_span=24, use_trend_filter=False)
     assert faster != before and len(faster) > len(before)
+
+
+def test_a_slots_next_worker_preloads_its_candles_and_results_stay_equal(
+    market_data: Path, tmp_path: Path
+) -> None:
+    """One slot: the worker of the second run was started during the first, preloading the
+    first run's candles; both runs (and a run with the cache off) give the same trades."""
+    code = SAMPLE
+    results = []
+    logs = []
+    for cache_mb in (64, 0):
+        pool = LocalWorkerPool(
+            1, tmp_path / f"work-{cache_mb}", market_data, limits=RunLimits(120, 2500),
+            candle_cache_mb=cache_mb, keep_workdirs=True,
+        )  # fmt: skip
+        pool.start()
+        try:
+            for _ in range(2):
+                _, (kind, detail) = run(pool, spec(code, "SampleEmaCross"))
+                assert kind == "completed", detail
+                output, result = detail
+                trades = [(t.pair, str(t.open_date), t.profit_abs) for t in result.trades]
+                results.append((trades, result.metrics))
+                logs.append(Path(output.files["freqtrade.log"]).read_text())
+        finally:
+            pool.stop()
+    cold, warm, off_first, off_second = results
+    assert warm == cold == off_first == off_second
+    assert "candles preloaded" not in logs[0]  # the first worker knew of no run before it
+    assert "BTC_USDT-5m.feather, ETH_USDT-5m.feather" in logs[1]
+    assert not any("candles preloaded" in log for log in logs[2:])  # the cache off
