@@ -12,6 +12,7 @@ import time
 from bench import figures
 from bench.cluster import cluster
 from bench.remote_workers import remote_workers
+from bench.sweeps import sweeps
 
 
 def main() -> None:
@@ -30,6 +31,7 @@ def main() -> None:
             "backtests",
             "sqs",
             "cluster",
+            "sweeps",
             "memory",
         ],
         help="measure only this part (repeat for several)",
@@ -48,6 +50,7 @@ def main() -> None:
         ("backtests", lambda: figures.backtests(1 if args.quick else 3)),
         ("sqs", remote_workers),
         ("cluster", lambda: cluster(seconds, 100 if args.quick else 300)),
+        ("sweeps", lambda: sweeps(1 if args.quick else 3)),
         ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
     ):
         if args.only and name not in args.only:
