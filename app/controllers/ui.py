@@ -1,0 +1,73 @@
+"""The built-in web UI (API.md, "Web UI"): a public page at `/`, its own files from app/ui/ and the
+chart library (uPlot) from node_modules, installed from package-lock.json by `make`. The data the
+page shows comes from the API itself, with the token the user pastes. None of this is part of the
+OpenAPI document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Response, get
+from litestar.exceptions import NotFoundException
+
+UI_DIR = Path(__file__).resolve().parent.parent / "ui"
+# npm installs into the repository's root (`make node_modules/.installed`, run by `make run`).
+UPLOT_DIST = Path(__file__).resolve().parents[2] / "node_modules" / "uplot" / "dist"
+
+_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+# Our own files, by name: nothing else under app/ is reachable.
+OWN_FILES = frozenset({"app.js", "api.js", "format.js", "jobs.js", "job.js", "app.css"})
+VENDOR_FILES = {
+    "uplot.esm.js": "uPlot.esm.js",
+    "uplot.iife.min.js": "uPlot.iife.min.js",
+    "uplot.min.css": "uPlot.min.css",
+}
+# The page talks only to its own origin (REST and the WebSocket); no inline scripts or styles.
+CSP = (
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+    "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _file(path: Path, missing: str) -> Response[bytes]:
+    try:
+        body = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundException(missing) from None
+    headers = _HEADERS | ({"Content-Security-Policy": CSP} if path.suffix == ".html" else {})
+    return Response(body, media_type=_TYPES[path.suffix], headers=headers)
+
+
+@get(["/", "/ui"], include_in_schema=False, sync_to_thread=False)
+def ui_index() -> Response[bytes]:
+    """The single page; its script routes by the URL's fragment (#/jobs, #/jobs/<id>)."""
+    return _file(UI_DIR / "index.html", "the web UI's index.html is missing from app/ui/")
+
+
+@get("/ui/{name:str}", include_in_schema=False, sync_to_thread=False)
+def ui_file(name: str) -> Response[bytes]:
+    if name not in OWN_FILES:
+        raise NotFoundException(f"the web UI has no file {name!r}")
+    return _file(UI_DIR / name, f"the web UI's {name} is missing from app/ui/")
+
+
+@get("/ui/vendor/{name:str}", include_in_schema=False, sync_to_thread=False)
+def ui_vendor(name: str) -> Response[bytes]:
+    """uPlot's distribution files, straight from node_modules (pinned by package-lock.json)."""
+    real = VENDOR_FILES.get(name.lower())
+    if real is None:
+        raise NotFoundException(f"the web UI has no vendor file {name!r}")
+    return _file(
+        UPLOT_DIST / real,
+        f"{real} is missing from node_modules/uplot/dist: run `make node_modules/.installed` "
+        "(npm ci from package-lock.json) and reload",
+    )
+
+
+UI_ROUTES = [ui_index, ui_file, ui_vendor]

@@ -1,0 +1,110 @@
+// The web UI's entry: sign-in, the fragment router (#/jobs, #/jobs/<id>) and the banner.
+import { session, onUnauthorized, claimsOf } from "./api.js";
+import { h } from "./format.js";
+import { jobsPage } from "./jobs.js";
+import { jobPage } from "./job.js";
+
+const main = document.getElementById("main");
+const banner = document.getElementById("banner");
+let current = null; // the page shown: {dispose()}
+let signInMessage = "";
+
+export function notify(text, kind = "error") {
+  banner.textContent = text;
+  banner.className = kind === "info" ? "banner info" : "banner";
+  banner.hidden = !text;
+}
+
+function dispose() {
+  current?.dispose?.();
+  current = null;
+}
+
+function signOut(message = "") {
+  dispose();
+  session.clear();
+  signInMessage = message;
+  if (location.hash !== "#/signin") location.hash = "#/signin";
+  else route();
+}
+
+onUnauthorized((message) => signOut(message));
+
+function header() {
+  const signedIn = Boolean(session.token);
+  document.getElementById("nav").hidden = !signedIn;
+  document.getElementById("who").hidden = !signedIn;
+  document.getElementById("who-name").textContent = signedIn
+    ? `${session.claims.sub} (${session.claims.roles.join(", ") || "no roles"})`
+    : "";
+}
+
+function signInPage() {
+  const error = h("p", { class: "field-error", id: "token-error", role: "alert" }, signInMessage);
+  const input = h("textarea", {
+    id: "token", name: "token", required: true, autocomplete: "off", spellcheck: "false",
+    "aria-describedby": "token-hint token-error",
+  });
+  const form = h("form", { class: "card signin", novalidate: true },
+    h("h1", {}, "Sign in"),
+    h("div", { class: "field" },
+      h("label", { for: "token" }, "Access token (JWT)"),
+      input,
+      h("p", { class: "hint", id: "token-hint" },
+        "Mint one with ", h("code", {}, "tradai token --sub NAME --role researcher"),
+        ". It is kept for this browser tab only (sessionStorage)."),
+      error),
+    h("button", { type: "submit" }, "Sign in"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const token = input.value.trim();
+    try {
+      claimsOf(token);
+      session.set(token);
+    } catch (err) {
+      error.textContent = `That token cannot be read: ${err.message}.`;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    if (session.expired()) {
+      session.clear();
+      error.textContent = "That token has expired: mint a new one.";
+      input.focus();
+      return;
+    }
+    signInMessage = "";
+    location.hash = "#/jobs";
+  });
+  main.replaceChildren(form);
+  input.focus();
+  return null;
+}
+
+function route() {
+  dispose();
+  notify("");
+  const hash = location.hash || "#/jobs";
+  if (!session.token) {
+    header();
+    signInPage();
+    if (hash !== "#/signin") history.replaceState(null, "", "#/signin");
+    return;
+  }
+  if (session.expired()) return signOut("Your token has expired. Sign in again with a new one.");
+  header();
+  const job = hash.match(/^#\/jobs\/([0-9a-fA-F-]{36})$/);
+  if (job) current = jobPage(main, job[1]);
+  else if (hash === "#/signin" || hash === "#/jobs" || hash === "#/" || hash === "#") {
+    if (hash !== "#/jobs") history.replaceState(null, "", "#/jobs");
+    current = jobsPage(main);
+  } else {
+    main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, "No such page. ", h("a", { href: "#/jobs" }, "Back to the jobs")));
+  }
+  main.focus({ preventScroll: true });
+}
+
+document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
+window.addEventListener("hashchange", route);
+session.load();
+route();

@@ -1,0 +1,324 @@
+// Jobs: the live list (GET /backtests, then the `backtests` stream) and the submit form.
+import { api, jobAtLeast, Live, session } from "./api.js";
+import { h, pct, shortDate } from "./format.js";
+import { notify } from "./app.js";
+
+const FILTERABLE = ["submitted", "running", "completed", "failed", "cancelled"]; // the API's filter
+const FINISHED = new Set(["completed", "failed", "cancelled"]);
+const TIMEFRAMES = ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"];
+const FIELDS = ["strategy", "strategy_version", "pairs", "timeframe", "timerange", "exchange",
+  "stake_amount", "max_open_trades", "starting_balance", "fee", "priority", "parameters"];
+
+export function statusBadge(status) {
+  return h("span", { class: `status status-${status}` }, status);
+}
+
+export function progressCell(job) {
+  const done = job.status === "completed" ? 1 : job.progress?.fraction ?? 0;
+  const phase = FINISHED.has(job.status) ? "" : job.progress?.phase || "";
+  return h("div", { class: "progress" },
+    h("progress", { max: "1", value: String(done), "aria-label": `progress of job ${job.id.slice(0, 8)}${phase ? `, ${phase}` : ""}` }),
+    h("span", {}, pct(done).replace(/[.,]00/, "")),
+    phase ? h("span", { class: "muted" }, phase) : null);
+}
+
+export function jobsPage(main) {
+  const jobs = new Map(); // id -> job
+  const rows = new Map(); // id -> <tr>
+  const live = new Live((on) => {
+    liveNote.className = on ? "live on" : "live";
+    liveNote.textContent = on ? "live" : "reconnecting…";
+  });
+  let disposed = false;
+
+  const liveNote = h("span", { class: "live", role: "status" }, "connecting…");
+  const statusFilter = h("select", { id: "filter-status", name: "status" },
+    h("option", { value: "" }, "any"), FILTERABLE.map((s) => h("option", { value: s }, s)));
+  const strategyFilter = h("select", { id: "filter-strategy", name: "strategy" }, h("option", { value: "" }, "any"));
+  const tbody = h("tbody", { id: "jobs-body" });
+  const empty = h("p", { class: "muted", id: "jobs-empty" }, "Loading…");
+  const table = h("div", { class: "table-wrap" }, h("table", { id: "jobs" },
+    h("caption", { class: "sr-only" }, "Backtest jobs, newest first, updated live"),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Job"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Progress"),
+      h("th", { scope: "col" }, "Strategy"), h("th", { scope: "col", class: "hide-narrow" }, "Pairs"),
+      h("th", { scope: "col", class: "hide-narrow" }, "Timeframe"), h("th", { scope: "col", class: "hide-narrow" }, "Timerange"),
+      h("th", { scope: "col" }, "Submitted"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
+    tbody));
+
+  const listCard = h("section", { class: "card", "aria-labelledby": "jobs-title" },
+    h("div", { class: "row" }, h("h1", { id: "jobs-title" }, "Backtest jobs"), liveNote),
+    h("div", { class: "filters" },
+      h("div", { class: "field" }, h("label", { for: "filter-status" }, "Status"), statusFilter),
+      h("div", { class: "field" }, h("label", { for: "filter-strategy" }, "Strategy"), strategyFilter)),
+    table, empty);
+  const form = session.can("submit") ? submitForm(upsert) : null;
+  main.replaceChildren(h("div", { class: form ? "grid2" : "" }, listCard, form));
+
+  function matches(job) {
+    return (!statusFilter.value || job.status === statusFilter.value) && (!strategyFilter.value || job.strategy === strategyFilter.value);
+  }
+
+  function row(job) {
+    const cancel = session.can("cancel") && !FINISHED.has(job.status) && !job.cancel_requested
+      ? h("button", { type: "button", class: "danger", "data-action": "cancel", "aria-label": `Cancel job ${job.id.slice(0, 8)}`, onclick: () => cancelJob(job.id) }, "Cancel")
+      : job.cancel_requested && !FINISHED.has(job.status) ? h("span", { class: "muted" }, "cancelling") : null;
+    return [
+      h("td", {}, h("a", { href: `#/jobs/${job.id}` }, h("code", {}, job.id.slice(0, 8)))),
+      h("td", {}, statusBadge(job.status), job.attempt > 1 ? h("span", { class: "muted" }, ` attempt ${job.attempt}`) : null),
+      h("td", {}, progressCell(job)),
+      h("td", {}, `${job.strategy} v${job.strategy_version}`),
+      h("td", { class: "hide-narrow" }, (job.pairs || []).join(", ")),
+      h("td", { class: "hide-narrow" }, job.timeframe),
+      h("td", { class: "hide-narrow" }, job.timerange),
+      h("td", {}, h("time", { datetime: job.submitted_at }, shortDate(job.submitted_at))),
+      h("td", {}, cancel),
+    ];
+  }
+
+  function render(job) {
+    let tr = rows.get(job.id);
+    if (!matches(job)) {
+      tr?.remove();
+      rows.delete(job.id);
+    } else if (tr) {
+      const focused = tr.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+      tr.replaceChildren(...row(job));
+      tr.dataset.status = job.status;
+      if (focused) tr.querySelector(`[data-action="${focused}"]`)?.focus();
+    } else {
+      tr = h("tr", { "data-id": job.id, "data-status": job.status }, row(job));
+      rows.set(job.id, tr);
+      // newest first: before the first row submitted earlier
+      const after = [...rows.entries()].find(([id]) => id !== job.id && jobs.get(id).submitted_at < job.submitted_at);
+      if (after) tbody.insertBefore(tr, after[1]);
+      else tbody.append(tr);
+    }
+    empty.textContent = rows.size ? "" : "No jobs match.";
+  }
+
+  function upsert(job) {
+    const known = jobs.get(job.id);
+    if (known && known.version > job.version) return; // an older snapshot than the one shown
+    jobs.set(job.id, job);
+    if (![...strategyFilter.options].some((o) => o.value === job.strategy)) {
+      strategyFilter.append(h("option", { value: job.strategy }, job.strategy));
+    }
+    render(job);
+  }
+
+  // One request at a time per job; events arriving meanwhile ask for one more.
+  const inflight = new Map();
+  async function refresh(id, version) {
+    const running = inflight.get(id);
+    if (running) {
+      running.again = true;
+      running.version = Math.max(running.version, version);
+      return;
+    }
+    const state = { again: true, version };
+    inflight.set(id, state);
+    try {
+      while (state.again && !disposed) {
+        state.again = false;
+        upsert(await jobAtLeast(id, state.version));
+      }
+    } catch (error) {
+      if (error.status !== 401 && error.status !== 404) notify(`Could not load job ${id}: ${error.message}`);
+    } finally {
+      inflight.delete(id);
+    }
+  }
+
+  function onEvent(msg) {
+    const id = msg.data?.id;
+    if (!id || disposed) return;
+    const known = jobs.get(id);
+    if (msg.type.endsWith(".ProgressReported") && known) {
+      // Straight from the event, no request: the next snapshot carries the same numbers.
+      upsert({ ...known, progress: { phase: msg.data.phase, fraction: msg.data.fraction } });
+      return;
+    }
+    refresh(id, msg.data.version ?? 0);
+  }
+
+  async function load() {
+    const query = new URLSearchParams({ limit: "100" });
+    if (statusFilter.value) query.set("status", statusFilter.value);
+    if (strategyFilter.value) query.set("strategy", strategyFilter.value);
+    try {
+      const page = await api(`/backtests?${query}`);
+      if (disposed) return;
+      jobs.clear(); rows.clear(); tbody.replaceChildren();
+      for (const job of page.items) upsert(job);
+      empty.textContent = rows.size ? "" : "No jobs yet.";
+    } catch (error) {
+      if (error.status !== 401) notify(`Could not load the jobs: ${error.message}`);
+    }
+  }
+
+  async function cancelJob(id) {
+    try {
+      upsert(await api(`/backtests/${id}/cancel`, { method: "POST" }));
+      notify(`Cancel requested for job ${id.slice(0, 8)}.`, "info");
+    } catch (error) {
+      if (error.status !== 401) notify(`Could not cancel job ${id.slice(0, 8)}: ${error.message}`);
+    }
+  }
+
+  async function strategies() {
+    try {
+      const page = await api("/strategies?limit=100");
+      for (const s of page.items) {
+        if (![...strategyFilter.options].some((o) => o.value === s.name)) strategyFilter.append(h("option", { value: s.name }, s.name));
+      }
+      form?.setStrategies(page.items);
+    } catch (error) {
+      if (error.status !== 401) notify(`Could not load the strategies: ${error.message}`);
+    }
+  }
+
+  statusFilter.addEventListener("change", load);
+  strategyFilter.addEventListener("change", load);
+  // Subscribe first, then list: a change between the two is applied by its event.
+  live.subscribe("backtests", onEvent);
+  load();
+  strategies();
+  return {
+    dispose() {
+      disposed = true;
+      live.close();
+    },
+  };
+}
+
+function field(id, label, control, hint) {
+  control.id = `f-${id}`;
+  control.name = id;
+  control.setAttribute("aria-describedby", `${hint ? `h-${id} ` : ""}e-${id}`);
+  return h("div", { class: "field" },
+    h("label", { for: `f-${id}` }, label),
+    control,
+    hint ? h("p", { class: "hint", id: `h-${id}` }, hint) : null,
+    h("p", { class: "field-error", id: `e-${id}`, "data-field": id }));
+}
+
+function submitForm(onSubmitted) {
+  const strategy = h("select", { required: true }, h("option", { value: "" }, "loading…"));
+  const version = h("input", { type: "number", min: "1", step: "1", inputmode: "numeric", placeholder: "latest" });
+  const pairs = h("input", { type: "text", value: "BTC/USDT", autocomplete: "off" });
+  const timeframe = h("select", {}, TIMEFRAMES.map((t) => h("option", { value: t, selected: t === "5m" }, t)));
+  const timerange = h("input", { type: "text", value: "20240101-20240201", autocomplete: "off", pattern: "[0-9]{8}-[0-9]{8}" });
+  const exchange = h("input", { type: "text", placeholder: "binance", autocomplete: "off" });
+  const stake = h("input", { type: "number", min: "0", step: "any", placeholder: "strategy default" });
+  const maxOpen = h("input", { type: "number", min: "1", step: "1", placeholder: "strategy default" });
+  const balance = h("input", { type: "number", min: "0", step: "any", placeholder: "default" });
+  const fee = h("input", { type: "number", min: "0", max: "0.1", step: "any", placeholder: "exchange's" });
+  const priority = h("select", {}, ["low", "normal", "high"].map((p) => h("option", { value: p, selected: p === "normal" }, p)));
+  const parameters = h("textarea", { placeholder: '{"fast_span": 12}', spellcheck: "false" });
+  const formError = h("p", { class: "field-error", role: "alert", id: "form-error" });
+  const done = h("p", { role: "status", class: "muted", id: "form-done" });
+  const submit = h("button", { type: "submit", id: "submit-backtest" }, "Submit backtest");
+  const versions = new Map();
+
+  const form = h("form", { class: "card", id: "submit-form", novalidate: true, "aria-labelledby": "submit-title" },
+    h("h2", { id: "submit-title" }, "New backtest"),
+    field("strategy", "Strategy", strategy),
+    field("strategy_version", "Version", version, "Empty: the latest registered version."),
+    field("pairs", "Pairs", pairs, "BASE/QUOTE, separated by commas."),
+    h("div", { class: "row" }, field("timeframe", "Timeframe", timeframe), field("timerange", "Timerange", timerange, "YYYYMMDD-YYYYMMDD")),
+    h("details", {},
+      h("summary", {}, "Options"),
+      h("div", { class: "row" }, field("exchange", "Exchange", exchange), field("priority", "Priority", priority)),
+      h("div", { class: "row" }, field("stake_amount", "Stake amount", stake), field("max_open_trades", "Max open trades", maxOpen)),
+      h("div", { class: "row" }, field("starting_balance", "Starting balance", balance), field("fee", "Fee (ratio)", fee)),
+      field("parameters", "Strategy parameters (JSON object)", parameters, "Values for the strategy's own parameters by name.")),
+    formError, submit, done);
+
+  const controls = { strategy, strategy_version: version, pairs, timeframe, timerange, exchange,
+    stake_amount: stake, max_open_trades: maxOpen, starting_balance: balance, fee, priority, parameters };
+
+  function clearErrors() {
+    formError.textContent = "";
+    for (const [name, control] of Object.entries(controls)) {
+      control.removeAttribute("aria-invalid");
+      form.querySelector(`#e-${name}`).textContent = "";
+    }
+  }
+
+  function showError(fieldName, message) {
+    const name = FIELDS.find((f) => fieldName === f || fieldName.startsWith(`${f}.`) || fieldName.startsWith(`${f}[`));
+    if (!name) {
+      formError.textContent += `${formError.textContent ? " " : ""}${fieldName && fieldName !== "body" ? `${fieldName}: ` : ""}${message}`;
+      return null;
+    }
+    const slot = form.querySelector(`#e-${name}`);
+    const sub = fieldName !== name ? `${fieldName.slice(name.length).replace(/^[.[]/, "").replace(/]$/, "")}: ` : "";
+    slot.textContent += `${slot.textContent ? " " : ""}${sub}${message}`;
+    controls[name].setAttribute("aria-invalid", "true");
+    if (name === "parameters" || ["exchange", "stake_amount", "max_open_trades", "starting_balance", "fee", "priority"].includes(name)) {
+      form.querySelector("details").open = true;
+    }
+    return controls[name];
+  }
+
+  function body() {
+    const out = {
+      strategy: strategy.value,
+      pairs: pairs.value.split(/[\s,]+/).filter(Boolean),
+      timeframe: timeframe.value,
+      timerange: timerange.value.trim(),
+      priority: priority.value,
+    };
+    const numbers = { strategy_version: version, stake_amount: stake, max_open_trades: maxOpen, starting_balance: balance, fee };
+    for (const [name, control] of Object.entries(numbers)) if (control.value.trim() !== "") out[name] = Number(control.value);
+    if (exchange.value.trim()) out.exchange = exchange.value.trim();
+    if (parameters.value.trim()) {
+      let parsed;
+      try { parsed = JSON.parse(parameters.value); } catch (err) { throw Object.assign(new Error(`not valid JSON (${err.message})`), { field: "parameters" }); }
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw Object.assign(new Error("must be a JSON object"), { field: "parameters" });
+      out.parameters = parsed;
+    }
+    return out;
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors();
+    done.textContent = "";
+    let payload;
+    try {
+      payload = body();
+    } catch (err) {
+      showError(err.field, err.message)?.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const job = await api("/backtests", { method: "POST", body: payload });
+      onSubmitted(job);
+      done.replaceChildren("Submitted: ", h("a", { href: `#/jobs/${job.id}` }, `job ${job.id.slice(0, 8)}`), ".");
+    } catch (error) {
+      if (error.status === 401) return;
+      let first = null;
+      for (const problem of error.errors) {
+        const control = showError(problem.field || "", problem.message || "invalid");
+        first = first || control;
+      }
+      if (!error.errors.length) formError.textContent = error.message;
+      else if (!formError.textContent) formError.textContent = `The server did not accept this backtest (${error.status}): see the fields marked.`;
+      first?.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  form.setStrategies = (items) => {
+    strategy.replaceChildren(...(items.length ? items.map((s) => h("option", { value: s.name }, `${s.name} (latest v${s.latest_version})`)) : [h("option", { value: "" }, "no strategies registered")]));
+    for (const s of items) versions.set(s.name, s.latest_version);
+    version.max = String(versions.get(strategy.value) || "");
+  };
+  strategy.addEventListener("change", () => { version.max = String(versions.get(strategy.value) || ""); });
+  return form;
+}
+
