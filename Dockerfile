@@ -24,6 +24,14 @@ COPY app app
 RUN uv pip install --no-cache --no-deps --no-build-isolation --compile-bytecode \
         --python /opt/venv/bin/python .
 
+# The web UI's libraries (uPlot, jsdiff) from npm, pinned with their hashes by package-lock.json;
+# only their distribution files go into the image (app/controllers/ui.py finds them under
+# /opt/venv/share/tradai/node_modules).
+FROM node:22-bookworm-slim AS ui
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 # bubblewrap sandboxes strategy runs; setpriv (util-linux) is what the sandbox uses when the
 # service runs as root. A worker container needs extra security options: see compose.yaml.
@@ -37,6 +45,8 @@ RUN groupadd --system --gid 10001 tradai \
         --shell /usr/sbin/nologin tradai \
     && install -d -o tradai -g tradai -m 0750 /var/lib/tradai
 COPY --from=build /opt/venv /opt/venv
+COPY --from=ui /src/node_modules/uplot/dist /opt/venv/share/tradai/node_modules/uplot/dist
+COPY --from=ui /src/node_modules/diff/dist /opt/venv/share/tradai/node_modules/diff/dist
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     BACKEND_DATA_DIR=/var/lib/tradai

@@ -1,26 +1,37 @@
-"""The built-in web UI (API.md, "Web UI"): a public page at `/`, its own files from app/ui/ and the
-chart library (uPlot) from node_modules, installed from package-lock.json by `make`. The data the
+"""The built-in web UI (API.md, "Web UI"): a public page at `/`, its own files from app/ui/ and its
+two libraries from node_modules, installed from package-lock.json by `make`: uPlot (the charts) and
+jsdiff (the compare page's code diff). The data the
 page shows comes from the API itself, with the token the user pastes. None of this is part of the
 OpenAPI document."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
-# npm installs into the repository's root (`make node_modules/.installed`, run by `make run`).
-UPLOT_DIST = Path(__file__).resolve().parents[2] / "node_modules" / "uplot" / "dist"
+# npm installs into the repository's root (`make node_modules/.installed`, run by `make run`); an
+# installed service (the Dockerfile) has them under the environment's share/tradai/.
+NODE_MODULES_DIRS = (
+    Path(__file__).resolve().parents[2] / "node_modules",
+    Path(sys.prefix) / "share" / "tradai" / "node_modules",
+)
 
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
-# Our own files, by name: nothing else under app/ is reachable.
-OWN_FILES = frozenset({"app.js", "api.js", "format.js", "jobs.js", "job.js", "app.css"})
+# Our own files, by name (the scripts and style sheets in app/ui/, read once): nothing else under
+# app/ is reachable.
+OWN_FILES = frozenset(p.name for p in UI_DIR.iterdir() if p.suffix in (".js", ".css"))
+# The libraries' distribution files, by the (lowercase) name the page asks for: the path under
+# node_modules/, each pinned by package-lock.json.
 VENDOR_FILES = {
-    "uplot.esm.js": "uPlot.esm.js",
-    "uplot.iife.min.js": "uPlot.iife.min.js",
-    "uplot.min.css": "uPlot.min.css",
+    "uplot.esm.js": "uplot/dist/uPlot.esm.js",
+    "uplot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
+    "uplot.min.css": "uplot/dist/uPlot.min.css",
+    # jsdiff's single-file build (UMD: imported as a module, it defines `globalThis.Diff`).
+    "diff.js": "diff/dist/diff.js",
 }
 # The page talks only to its own origin (REST and the WebSocket); no inline scripts or styles.
 CSP = (
@@ -59,13 +70,15 @@ def ui_file(name: str) -> Response[bytes]:
 
 @get("/ui/vendor/{name:str}", include_in_schema=False, sync_to_thread=False)
 def ui_vendor(name: str) -> Response[bytes]:
-    """uPlot's distribution files, straight from node_modules (pinned by package-lock.json)."""
+    """uPlot's and jsdiff's distribution files, straight from node_modules (pinned by
+    package-lock.json)."""
     real = VENDOR_FILES.get(name.lower())
     if real is None:
         raise NotFoundException(f"the web UI has no vendor file {name!r}")
+    found = [d / real for d in NODE_MODULES_DIRS if (d / real).is_file()]
     return _file(
-        UPLOT_DIST / real,
-        f"{real} is missing from node_modules/uplot/dist: run `make node_modules/.installed` "
+        found[0] if found else NODE_MODULES_DIRS[0] / real,
+        f"node_modules/{real} is missing: run `make node_modules/.installed` "
         "(npm ci from package-lock.json) and reload",
     )
 

@@ -52,6 +52,17 @@ export const session = {
   can(action) {
     const roles = this.claims?.roles || [];
     if (action === "submit" || action === "cancel") return roles.some((r) => WRITE_ROLES.includes(r));
+    // API.md: researchers register versions and request promotions, approvers decide them (never
+    // their own: the server's four-eyes rule), operators deploy and roll back; admin does all.
+    const who = {
+      register: ["researcher", "admin"],
+      "request-promotion": ["researcher", "admin"],
+      approve: ["approver", "admin"],
+      reject: ["approver", "admin"],
+      deploy: ["operator", "admin"],
+      rollback: ["operator", "admin"],
+    }[action];
+    if (who) return roles.some((r) => who.includes(r));
     return roles.length > 0;
   },
 };

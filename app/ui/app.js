@@ -1,8 +1,11 @@
-// The web UI's entry: sign-in, the fragment router (#/jobs, #/jobs/<id>) and the banner.
+// The web UI's entry: sign-in, the fragment router (ROUTES) and the banner.
 import { session, onUnauthorized, claimsOf } from "./api.js";
 import { h } from "./format.js";
 import { jobsPage } from "./jobs.js";
 import { jobPage } from "./job.js";
+import { comparePage } from "./compare.js";
+import { strategiesPage, strategyPage, versionPage, promotionPage } from "./strategies.js";
+import { sweepsPage, sweepPage } from "./sweeps.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
@@ -81,6 +84,31 @@ function signInPage() {
   return null;
 }
 
+// Pages by the URL's fragment; each page function takes <main> and the pattern's groups (decoded)
+// and returns {dispose()} or null.
+const UUID = "([0-9a-fA-F-]{36})";
+const ROUTES = [
+  [new RegExp(`^#/jobs/${UUID}$`), jobPage],
+  [/^#\/compare(?:\?ids=([^&]*))?$/, comparePage], // #/compare?ids=<id>,<id>,...
+  [/^#\/strategies$/, strategiesPage],
+  [/^#\/strategies\/([^/?]+)(?:\?as_of=([^&]*))?$/, strategyPage],
+  [/^#\/strategies\/([^/]+)\/versions\/([0-9]+)$/, versionPage],
+  [new RegExp(`^#/promotions/${UUID}$`), promotionPage],
+  [/^#\/sweeps$/, sweepsPage],
+  [new RegExp(`^#/sweeps/${UUID}$`), sweepPage],
+];
+
+function pageFor(hash) {
+  for (const [pattern, page] of ROUTES) {
+    const match = hash.match(pattern);
+    if (match) {
+      const groups = match.slice(1).map((g) => (g === undefined ? undefined : decodeURIComponent(g)));
+      return () => page(main, ...groups);
+    }
+  }
+  return null;
+}
+
 function route() {
   dispose();
   notify("");
@@ -93,8 +121,8 @@ function route() {
   }
   if (session.expired()) return signOut("Your token has expired. Sign in again with a new one.");
   header();
-  const job = hash.match(/^#\/jobs\/([0-9a-fA-F-]{36})$/);
-  if (job) current = jobPage(main, job[1]);
+  const page = pageFor(hash);
+  if (page) current = page();
   else if (hash === "#/signin" || hash === "#/jobs" || hash === "#/" || hash === "#") {
     if (hash !== "#/jobs") history.replaceState(null, "", "#/jobs");
     current = jobsPage(main);

@@ -34,6 +34,11 @@ export function jobPage(main, id) {
     const item = (k, v) => h("div", {}, h("dt", {}, k), h("dd", {}, v));
     summary.replaceChildren(h("dl", { class: "metrics" },
       item("Status", statusBadge(job.status)),
+      item("Strategy version", h("a", {
+        id: "version-link",
+        href: `#/strategies/${encodeURIComponent(job.strategy)}/versions/${job.strategy_version}`,
+        title: "the exact code this job ran",
+      }, `${job.strategy} v${job.strategy_version}`)),
       item("Progress", progressCell(job)),
       item("Pairs", job.pairs.join(", ")),
       item("Timeframe · range", `${job.timeframe} · ${job.timerange}`),

@@ -9,6 +9,11 @@ const TIMEFRAMES = ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h"
 const FIELDS = ["strategy", "strategy_version", "pairs", "timeframe", "timerange", "exchange",
   "stake_amount", "max_open_trades", "starting_balance", "fee", "priority", "parameters"];
 
+// The compare page takes two to six completed runs: #/compare?ids=<id>,<id>,...
+export const COMPARE_MIN = 2;
+export const COMPARE_MAX = 6;
+export const compareHash = (ids) => `#/compare?ids=${ids.map(encodeURIComponent).join(",")}`;
+
 export function statusBadge(status) {
   return h("span", { class: `status status-${status}` }, status);
 }
@@ -30,6 +35,7 @@ export function jobsPage(main) {
     liveNote.textContent = on ? "live" : "reconnecting…";
   });
   let disposed = false;
+  const selected = new Set(); // ids of the completed jobs ticked for comparison, in ticking order
 
   const liveNote = h("span", { class: "live", role: "status" }, "connecting…");
   const statusFilter = h("select", { id: "filter-status", name: "status" },
@@ -40,17 +46,25 @@ export function jobsPage(main) {
   const table = h("div", { class: "table-wrap" }, h("table", { id: "jobs" },
     h("caption", { class: "sr-only" }, "Backtest jobs, newest first, updated live"),
     h("thead", {}, h("tr", {},
+      h("th", { scope: "col", class: "pick" }, h("span", { class: "sr-only" }, "Compare")),
       h("th", { scope: "col" }, "Job"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Progress"),
       h("th", { scope: "col" }, "Strategy"), h("th", { scope: "col", class: "hide-narrow" }, "Pairs"),
       h("th", { scope: "col", class: "hide-narrow" }, "Timeframe"), h("th", { scope: "col", class: "hide-narrow" }, "Timerange"),
       h("th", { scope: "col" }, "Submitted"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
     tbody));
 
+  const compareButton = h("button", {
+    type: "button", class: "secondary", id: "compare-selected", disabled: true,
+    "aria-describedby": "compare-hint", onclick: () => { location.hash = compareHash([...selected]); },
+  }, "Compare selected (0)");
+  const compareHint = h("span", { class: "hint", id: "compare-hint" },
+    `Tick ${COMPARE_MIN} to ${COMPARE_MAX} completed jobs to compare them.`);
   const listCard = h("section", { class: "card", "aria-labelledby": "jobs-title" },
     h("div", { class: "row" }, h("h1", { id: "jobs-title" }, "Backtest jobs"), liveNote),
     h("div", { class: "filters" },
       h("div", { class: "field" }, h("label", { for: "filter-status" }, "Status"), statusFilter),
-      h("div", { class: "field" }, h("label", { for: "filter-strategy" }, "Strategy"), strategyFilter)),
+      h("div", { class: "field" }, h("label", { for: "filter-strategy" }, "Strategy"), strategyFilter),
+      h("div", { class: "compare-bar" }, compareButton, compareHint)),
     table, empty);
   const form = session.can("submit") ? submitForm(upsert) : null;
   main.replaceChildren(h("div", { class: form ? "grid2" : "" }, listCard, form));
@@ -59,11 +73,34 @@ export function jobsPage(main) {
     return (!statusFilter.value || job.status === statusFilter.value) && (!strategyFilter.value || job.strategy === strategyFilter.value);
   }
 
+  function pickBox(job) {
+    if (job.status !== "completed") return null;
+    return h("input", {
+      type: "checkbox", class: "pick", "data-action": "select", "data-id": job.id,
+      checked: selected.has(job.id),
+      disabled: !selected.has(job.id) && selected.size >= COMPARE_MAX,
+      "aria-label": `Select job ${job.id.slice(0, 8)} (${job.strategy} v${job.strategy_version}) to compare`,
+      onchange: (e) => {
+        if (e.target.checked) selected.add(job.id);
+        else selected.delete(job.id);
+        selectionChanged();
+      },
+    });
+  }
+
+  function selectionChanged() {
+    const n = selected.size;
+    compareButton.textContent = `Compare selected (${n})`;
+    compareButton.disabled = n < COMPARE_MIN || n > COMPARE_MAX;
+    for (const box of tbody.querySelectorAll("input.pick")) box.disabled = !box.checked && n >= COMPARE_MAX;
+  }
+
   function row(job) {
     const cancel = session.can("cancel") && !FINISHED.has(job.status) && !job.cancel_requested
       ? h("button", { type: "button", class: "danger", "data-action": "cancel", "aria-label": `Cancel job ${job.id.slice(0, 8)}`, onclick: () => cancelJob(job.id) }, "Cancel")
       : job.cancel_requested && !FINISHED.has(job.status) ? h("span", { class: "muted" }, "cancelling") : null;
     return [
+      h("td", { class: "pick" }, pickBox(job)),
       h("td", {}, h("a", { href: `#/jobs/${job.id}` }, h("code", {}, job.id.slice(0, 8)))),
       h("td", {}, statusBadge(job.status), job.attempt > 1 ? h("span", { class: "muted" }, ` attempt ${job.attempt}`) : null),
       h("td", {}, progressCell(job)),

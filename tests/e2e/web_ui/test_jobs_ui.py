@@ -1,5 +1,4 @@
-"""The web UI in a real browser: Debian's Chromium (scripts/ensure-chromium.sh, `make test`)
-driven by Playwright against a real `tradai serve` seeded like `make run`. A researcher signs in,
+"""The web UI's jobs and job pages in a real browser (conftest.py). A researcher signs in,
 submits the sample backtest from the form and watches it complete without a reload; the job page
 draws its equity chart; a bad timerange is shown next to its field; a viewer sees no submit
 button; a refused token goes back to sign-in. Screenshots of the pages go to docs/."""
@@ -7,65 +6,17 @@ button; a refused token goes back to sign-in. Screenshots of the pages go to doc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.support.remote import seed
+from app.controllers.ui import VENDOR_FILES
+from tests.support.browser import DESKTOP, DRAWN_PIXELS, PHONE, screenshot, sign_in
 from tests.support.server import ServerProcess
-
-CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-# Non-transparent pixels of the chart's canvas: uPlot draws the curves, grid and axes into it.
-DRAWN_PIXELS = """(canvas) => {
-  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-  let drawn = 0;
-  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) drawn++;
-  return drawn;
-}"""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("web-ui"), {"BACKEND_WORKERS": "1"})
-    seed(process)  # what `make run` does: sample candles and SampleEmaCross
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-    try:
-        yield browser
-    finally:
-        browser.close()
 
 
 def is_list(method: str, url: str) -> bool:
     return method == "GET" and url.split("?", maxsplit=1)[0].endswith("/api/v1/backtests")
-
-
-def sign_in(page: Page, server: ServerProcess, token: str) -> None:
-    page.goto(f"{server.url}/")
-    page.get_by_label("Access token (JWT)").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Backtest jobs")).to_be_visible()
 
 
 def test_page_and_files_are_public_and_not_in_the_openapi_document(server: ServerProcess) -> None:
@@ -80,6 +31,8 @@ def test_page_and_files_are_public_and_not_in_the_openapi_document(server: Serve
     )
     vendor = httpx.get(f"{server.url}/ui/vendor/uplot.esm.js")
     assert vendor.status_code == 200 and "uPlot" in vendor.text
+    for name in VENDOR_FILES:  # each library file the page may ask for is where npm put it
+        assert httpx.get(f"{server.url}/ui/vendor/{name}").status_code == 200, name
     assert httpx.get(f"{server.url}/ui/vendor/other.js").status_code == 404
     assert httpx.get(f"{server.url}/ui/..%2Fsettings.py").status_code == 404
     assert httpx.get(f"{server.url}/api/v1/backtests").status_code == 401  # the data needs a token
@@ -118,8 +71,7 @@ def test_researcher_submits_watches_and_inspects_a_backtest(
     expect(row.locator("progress")).to_have_attribute("value", "1")
     assert page.evaluate("window.__sameDocument") is True  # no reload
     assert len(listed) == 1, listed  # the list was loaded once, not polled
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "ui-jobs.png"))
+    screenshot(page, "ui-jobs.png")
 
     row.get_by_role("link").click()
     expect(page).to_have_url(f"{server.url}/#/jobs/{job_id}")
@@ -135,7 +87,7 @@ def test_researcher_submits_watches_and_inspects_a_backtest(
     with page.expect_download() as download:
         zip_button.click()
     assert download.value.suggested_filename.startswith(job_id)
-    page.screenshot(path=str(DOCS / "ui-job.png"), full_page=True)
+    screenshot(page, "ui-job.png", full_page=True)
     context.close()
 
 
