@@ -13,6 +13,7 @@ from bench import figures
 from bench.cluster import cluster
 from bench.remote_workers import remote_workers
 from bench.sweeps import sweeps
+from bench.web_ui import web_ui
 
 
 def main() -> None:
@@ -32,6 +33,7 @@ def main() -> None:
             "sqs",
             "cluster",
             "sweeps",
+            "ui",
             "memory",
         ],
         help="measure only this part (repeat for several)",
@@ -51,6 +53,7 @@ def main() -> None:
         ("sqs", remote_workers),
         ("cluster", lambda: cluster(seconds, 100 if args.quick else 300)),
         ("sweeps", lambda: sweeps(1 if args.quick else 3)),
+        ("ui", lambda: web_ui(3 if args.quick else 7)),
         ("memory", lambda: figures.memory(10_000 if args.quick else 100_000)),
     ):
         if args.only and name not in args.only:
