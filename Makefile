@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run cluster test check unit lint lock postgres sandbox java compose chromium clean bench
+.PHONY: install run cluster test check unit lint lock postgres sandbox java compose chromium mlflow clean bench
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -48,6 +48,11 @@ postgres:
 chromium:
 	@scripts/ensure-chromium.sh
 
+# A real MLflow tracking server for the gateway's test, in its own environment from its own lock
+# (tests/mlflow/requirements.lock): the project's lock does not carry MLflow.
+mlflow: | $(UV)
+	@UV=$(UV) scripts/ensure-mlflow.sh
+
 # docker-compose (Debian's 1.29): the tests validate compose.yaml with it, offline (no engine).
 compose:
 	@scripts/ensure-docker-compose.sh
@@ -72,7 +77,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install postgres sandbox compose chromium node_modules/.installed java lint
+test: install postgres sandbox compose chromium mlflow node_modules/.installed java lint
 	$(BIN)/pytest
 
 unit: install
@@ -87,6 +92,8 @@ bench: install postgres sandbox node_modules/.installed java
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --extra build --python-version 3.11 \
 		--generate-hashes --no-header --quiet -o requirements.lock
+	$(UV) pip compile tests/mlflow/requirements.in --python-version 3.11 \
+		--generate-hashes --no-header --quiet -o tests/mlflow/requirements.lock
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
