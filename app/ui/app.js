@@ -6,6 +6,7 @@ import { jobPage } from "./job.js";
 import { comparePage } from "./compare.js";
 import { strategiesPage, strategyPage, versionPage, promotionPage } from "./strategies.js";
 import { sweepsPage, sweepPage } from "./sweeps.js";
+import { watchScrollRegions } from "./scroll-regions.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
@@ -135,4 +136,5 @@ function route() {
 document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
 window.addEventListener("hashchange", route);
 session.load();
+watchScrollRegions(main);
 route();

@@ -78,9 +78,9 @@ export function gatesSummary(gates) {
 }
 
 /** Every gate: passed or failed, why, actual and threshold. */
-export function gatesTable(gates, id) {
+export function gatesTable(gates, id, caption = "Promotion gates: result, reason and figures") {
   return h("div", { class: "table-wrap" }, h("table", { class: "st-table gates", id },
-    h("caption", { class: "sr-only" }, "Promotion gates: result, reason and figures"),
+    h("caption", { class: "sr-only" }, caption),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Gate"), h("th", { scope: "col" }, "Result"), h("th", { scope: "col" }, "Reason"),
       h("th", { scope: "col", class: "num" }, "Actual"), h("th", { scope: "col", class: "num" }, "Threshold"))),
@@ -111,7 +111,8 @@ export function promotionsTable(promotions, { id, showVersion = false, name } = 
       h("td", {}, p.requested_by, " · ", when(p.requested_at, true)),
       h("td", { class: "wrap" }, p.decided_by ? [p.decided_by, " · ", when(p.decided_at, true)] : h("span", { class: "muted" }, "—"),
         p.reason ? h("div", { class: "muted" }, `“${p.reason}”`) : null),
-      h("td", { class: "wrap" }, h("details", {}, h("summary", {}, gatesSummary(p.gates)), gatesTable(p.gates))))))));
+      h("td", { class: "wrap" }, h("details", {}, h("summary", {}, gatesSummary(p.gates)),
+        gatesTable(p.gates, undefined, `Gates of promotion ${String(p.id).slice(0, 8)} (v${p.version} to ${p.target_stage}): result, reason and figures`))))))));
 }
 
 /** A message box for the server's refusals; empty, it takes no room. */
