@@ -1,11 +1,6 @@
 // The web UI's entry: sign-in, the fragment router (ROUTES) and the banner.
 import { session, onUnauthorized, claimsOf } from "./api.js";
 import { h } from "./format.js";
-import { jobsPage } from "./jobs.js";
-import { jobPage } from "./job.js";
-import { comparePage } from "./compare.js";
-import { strategiesPage, strategyPage, versionPage, promotionPage } from "./strategies.js";
-import { sweepsPage, sweepPage } from "./sweeps.js";
 import { watchScrollRegions } from "./scroll-regions.js";
 
 const main = document.getElementById("main");
@@ -85,32 +80,49 @@ function signInPage() {
   return null;
 }
 
-// Pages by the URL's fragment; each page function takes <main> and the pattern's groups (decoded)
-// and returns {dispose()} or null.
+// Pages by the URL's fragment, each module loaded when first shown (the sign-in page needs none
+// of them): [pattern, module, page function]. A page function takes <main> and the pattern's
+// groups (decoded) and returns {dispose()} or null.
 const UUID = "([0-9a-fA-F-]{36})";
+const loadJobs = () => import("./jobs.js");
 const ROUTES = [
-  [new RegExp(`^#/jobs/${UUID}$`), jobPage],
-  [/^#\/compare(?:\?ids=([^&]*))?$/, comparePage], // #/compare?ids=<id>,<id>,...
-  [/^#\/strategies$/, strategiesPage],
-  [/^#\/strategies\/([^/?]+)(?:\?as_of=([^&]*))?$/, strategyPage],
-  [/^#\/strategies\/([^/]+)\/versions\/([0-9]+)$/, versionPage],
-  [new RegExp(`^#/promotions/${UUID}$`), promotionPage],
-  [/^#\/sweeps$/, sweepsPage],
-  [new RegExp(`^#/sweeps/${UUID}$`), sweepPage],
+  [new RegExp(`^#/jobs/${UUID}$`), () => import("./job.js"), "jobPage"],
+  [/^#\/compare(?:\?ids=([^&]*))?$/, () => import("./compare.js"), "comparePage"], // ?ids=<id>,<id>,...
+  [/^#\/strategies$/, () => import("./strategies.js"), "strategiesPage"],
+  [/^#\/strategies\/([^/?]+)(?:\?as_of=([^&]*))?$/, () => import("./strategies.js"), "strategyPage"],
+  [/^#\/strategies\/([^/]+)\/versions\/([0-9]+)$/, () => import("./strategies.js"), "versionPage"],
+  [new RegExp(`^#/promotions/${UUID}$`), () => import("./strategies.js"), "promotionPage"],
+  [/^#\/sweeps$/, () => import("./sweeps.js"), "sweepsPage"],
+  [new RegExp(`^#/sweeps/${UUID}$`), () => import("./sweeps.js"), "sweepPage"],
 ];
+let shown = 0; // counts routings: a page whose module arrives after the user moved on is dropped
 
 function pageFor(hash) {
-  for (const [pattern, page] of ROUTES) {
+  for (const [pattern, load, name] of ROUTES) {
     const match = hash.match(pattern);
     if (match) {
       const groups = match.slice(1).map((g) => (g === undefined ? undefined : decodeURIComponent(g)));
-      return () => page(main, ...groups);
+      return [load, name, groups];
     }
   }
   return null;
 }
 
+async function show(load, name, groups) {
+  const ticket = shown;
+  let module;
+  try {
+    module = await load();
+  } catch (error) {
+    notify(`This page could not be loaded (${error.message}). Reload to try again.`);
+    return;
+  }
+  if (ticket !== shown) return;
+  current = module[name](main, ...groups);
+}
+
 function route() {
+  shown++;
   dispose();
   notify("");
   const hash = location.hash || "#/jobs";
@@ -123,10 +135,10 @@ function route() {
   if (session.expired()) return signOut("Your token has expired. Sign in again with a new one.");
   header();
   const page = pageFor(hash);
-  if (page) current = page();
+  if (page) show(...page);
   else if (hash === "#/signin" || hash === "#/jobs" || hash === "#/" || hash === "#") {
     if (hash !== "#/jobs") history.replaceState(null, "", "#/jobs");
-    current = jobsPage(main);
+    show(loadJobs, "jobsPage", []);
   } else {
     main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, "No such page. ", h("a", { href: "#/jobs" }, "Back to the jobs")));
   }
