@@ -1,21 +1,12 @@
 // The form to submit a backtest (POST /backtests), with the API's problems next to their fields.
 import { api } from "./api.js";
 import { h } from "./format.js";
+import { fieldBuilder, TIMEFRAMES } from "./form-field.js";
 
-const TIMEFRAMES = ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"];
 const FIELDS = ["strategy", "strategy_version", "pairs", "timeframe", "timerange", "exchange",
   "stake_amount", "max_open_trades", "starting_balance", "fee", "priority", "parameters"];
 
-function field(id, label, control, hint) {
-  control.id = `f-${id}`;
-  control.name = id;
-  control.setAttribute("aria-describedby", `${hint ? `h-${id} ` : ""}e-${id}`);
-  return h("div", { class: "field" },
-    h("label", { for: `f-${id}` }, label),
-    control,
-    hint ? h("p", { class: "hint", id: `h-${id}` }, hint) : null,
-    h("p", { class: "field-error", id: `e-${id}`, "data-field": id }));
-}
+const field = fieldBuilder({ control: "f-", hint: "h-", error: "e-" });
 
 export function submitForm(onSubmitted) {
   const strategy = h("select", { required: true }, h("option", { value: "" }, "loading…"));

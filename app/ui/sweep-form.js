@@ -5,23 +5,14 @@ import { h, int } from "./format.js";
 import { notify } from "./app.js";
 import { LOWER_IS_BETTER, OBJECTIVES } from "./sweep-format.js";
 import { append, fail, spaceEditor } from "./sweep-space.js";
+import { fieldBuilder, TIMEFRAMES } from "./form-field.js";
 
-const TIMEFRAMES = ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"];
 const METHODS = [["grid", "grid (every combination)"], ["random", "random (seeded)"], ["tpe", "TPE (Bayesian, Optuna)"]];
 const FIELDS = ["strategy", "strategy_version", "pairs", "timeframe", "timerange", "exchange", "stake_amount",
   "max_open_trades", "starting_balance", "fee", "priority", "method", "objective", "direction", "max_trials", "seed"];
 const OPTIONS = new Set(["exchange", "stake_amount", "max_open_trades", "starting_balance", "fee", "priority"]);
 
-function field(id, label, control, hint) {
-  control.id = `sw-${id}`;
-  control.name = id;
-  control.setAttribute("aria-describedby", `${hint ? `sw-h-${id} ` : ""}sw-e-${id}`);
-  return h("div", { class: "field" },
-    h("label", { for: `sw-${id}` }, label),
-    control,
-    hint ? h("p", { class: "hint", id: `sw-h-${id}` }, hint) : null,
-    h("p", { class: "field-error", id: `sw-e-${id}`, "data-field": id }));
-}
+const field = fieldBuilder({ control: "sw-", hint: "sw-h-", error: "sw-e-" });
 
 export function sweepForm(onSubmitted) {
   const strategy = h("select", { required: true }, h("option", { value: "" }, "loading…"));
