@@ -1,19 +1,21 @@
 # The TradAI image (compose.yaml): `tradai serve` by default; the same image runs `tradai worker`,
 # `tradai relay` and `tradai seed`. Build: `docker build -t tradai-backend .`
 #
-# Stage 1 installs the pinned lock (every package checked against its hash) and then the project
-# into a virtual environment; stage 2 copies that environment next to bubblewrap and runs it as
-# an unprivileged user. Both stages use the same base image, so the environment's interpreter
-# link (/usr/local/bin/python3.11) is valid in both.
+# Stage 1 installs the image's pinned lock (every package checked against its hash) and then the
+# project into a virtual environment; stage 2 copies that environment next to bubblewrap and runs
+# it as an unprivileged user. Both stages use the same base image, so the environment's
+# interpreter link (/usr/local/bin/python3.11) is valid in both.
 FROM python:3.11-slim-bookworm AS build
 ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
-COPY requirements.lock ./
+# The image's lock: the service's dependencies and the build backend, the versions and hashes of
+# requirements.lock (`make lock` derives it), without the dev extra's test and benchmark tools.
+COPY requirements-image.lock ./
 # Bytecode is compiled now: sandboxed runs see the environment read-only.
 RUN uv venv --python /usr/local/bin/python3.11 /opt/venv \
     && uv pip sync --no-cache --require-hashes --compile-bytecode --python /opt/venv/bin/python \
-        requirements.lock
+        requirements-image.lock
 COPY pyproject.toml README.md ./
 COPY domain domain
 COPY commands commands

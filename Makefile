@@ -93,6 +93,8 @@ bench: install postgres sandbox node_modules/.installed java
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --extra build --python-version 3.11 \
 		--generate-hashes --no-header --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra build --python-version 3.11 -c requirements.lock \
+		--generate-hashes --no-header --quiet -o requirements-image.lock
 	$(UV) pip compile tests/mlflow/requirements.in --python-version 3.11 \
 		--generate-hashes --no-header --quiet -o tests/mlflow/requirements.lock
 
