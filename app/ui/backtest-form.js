@@ -1,7 +1,7 @@
 // The form to submit a backtest (POST /backtests), with the API's problems next to their fields.
 import { api } from "./api.js";
 import { h } from "./format.js";
-import { fieldBuilder, TIMEFRAMES } from "./form-field.js";
+import { fieldBuilder, showProblems, TIMEFRAMES } from "./form-field.js";
 
 const FIELDS = ["strategy", "strategy_version", "pairs", "timeframe", "timerange", "exchange",
   "stake_amount", "max_open_trades", "starting_balance", "fee", "priority", "parameters"];
@@ -105,14 +105,7 @@ export function submitForm(onSubmitted) {
       done.replaceChildren("Submitted: ", h("a", { href: `#/jobs/${job.id}` }, `job ${job.id.slice(0, 8)}`), ".");
     } catch (error) {
       if (error.status === 401) return;
-      let first = null;
-      for (const problem of error.errors) {
-        const control = showError(problem.field || "", problem.message || "invalid");
-        first = first || control;
-      }
-      if (!error.errors.length) formError.textContent = error.message;
-      else if (!formError.textContent) formError.textContent = `The server did not accept this backtest (${error.status}): see the fields marked.`;
-      first?.focus();
+      showProblems(error, { showError, formError, what: "backtest" });
     } finally {
       submit.disabled = false;
     }

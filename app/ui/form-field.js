@@ -18,3 +18,17 @@ export function fieldBuilder({ control: controlPrefix, hint: hintPrefix, error: 
       h("p", { class: "field-error", id: `${errorPrefix}${id}`, "data-field": id }));
   };
 }
+
+/** The API's refusal of a form: each problem's message next to its field (`showError(field,
+ * message)` marks it and returns its control), or the detail in the form's own error line; the
+ * first marked field gets the focus. `what` names what was submitted ("backtest", "sweep"). */
+export function showProblems(error, { showError, formError, what }) {
+  let first = null;
+  for (const problem of error.errors) {
+    const control = showError(problem.field || "", problem.message || "invalid");
+    first = first || control;
+  }
+  if (!error.errors.length) formError.textContent = error.message;
+  else if (!formError.textContent) formError.textContent = `The server did not accept this ${what} (${error.status}): see the fields marked.`;
+  first?.focus();
+}

@@ -3,6 +3,7 @@ import { api, jobAtLeast, Live, session } from "./api.js";
 import { h, pct, shortDate } from "./format.js";
 import { notify } from "./app.js";
 import { submitForm } from "./backtest-form.js";
+import { liveRows } from "./live-rows.js";
 
 const FILTERABLE = ["submitted", "running", "completed", "failed", "cancelled"]; // the API's filter
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
@@ -27,7 +28,6 @@ export function progressCell(job) {
 
 export function jobsPage(main) {
   const jobs = new Map(); // id -> job
-  const rows = new Map(); // id -> <tr>
   const live = new Live((on) => {
     liveNote.className = on ? "live on" : "live";
     liveNote.textContent = on ? "live" : "reconnecting…";
@@ -111,25 +111,11 @@ export function jobsPage(main) {
     ];
   }
 
+  const listed = liveRows({ tbody, items: jobs, cells: row, matches });
+
   function render(job) {
-    let tr = rows.get(job.id);
-    if (!matches(job)) {
-      tr?.remove();
-      rows.delete(job.id);
-    } else if (tr) {
-      const focused = tr.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-      tr.replaceChildren(...row(job));
-      tr.dataset.status = job.status;
-      if (focused) tr.querySelector(`[data-action="${focused}"]`)?.focus();
-    } else {
-      tr = h("tr", { "data-id": job.id, "data-status": job.status }, row(job));
-      rows.set(job.id, tr);
-      // newest first: before the first row submitted earlier
-      const after = [...rows.entries()].find(([id]) => id !== job.id && jobs.get(id).submitted_at < job.submitted_at);
-      if (after) tbody.insertBefore(tr, after[1]);
-      else tbody.append(tr);
-    }
-    empty.textContent = rows.size ? "" : "No jobs match.";
+    listed.render(job);
+    empty.textContent = listed.size ? "" : "No jobs match.";
   }
 
   function upsert(job) {
@@ -184,9 +170,9 @@ export function jobsPage(main) {
     try {
       const page = await api(`/backtests?${query}`);
       if (disposed) return;
-      jobs.clear(); rows.clear(); tbody.replaceChildren();
+      jobs.clear(); listed.clear();
       for (const job of page.items) upsert(job);
-      empty.textContent = rows.size ? "" : "No jobs yet.";
+      empty.textContent = listed.size ? "" : "No jobs yet.";
     } catch (error) {
       if (error.status !== 401) notify(`Could not load the jobs: ${error.message}`);
     }

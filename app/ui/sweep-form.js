@@ -5,7 +5,7 @@ import { h, int } from "./format.js";
 import { notify } from "./app.js";
 import { LOWER_IS_BETTER, OBJECTIVES } from "./sweep-format.js";
 import { append, fail, spaceEditor } from "./sweep-space.js";
-import { fieldBuilder, TIMEFRAMES } from "./form-field.js";
+import { fieldBuilder, showProblems, TIMEFRAMES } from "./form-field.js";
 
 const METHODS = [["grid", "grid (every combination)"], ["random", "random (seeded)"], ["tpe", "TPE (Bayesian, Optuna)"]];
 const FIELDS = ["strategy", "strategy_version", "pairs", "timeframe", "timerange", "exchange", "stake_amount",
@@ -129,14 +129,7 @@ export function sweepForm(onSubmitted) {
         ` (${int(sweep.total)} trial${sweep.total === 1 ? "" : "s"} planned).`);
     } catch (error) {
       if (error.status === 401) return;
-      let first = null;
-      for (const problem of error.errors) {
-        const control = showError(problem.field || "", problem.message || "invalid");
-        first = first || control;
-      }
-      if (!error.errors.length) formError.textContent = error.message;
-      else if (!formError.textContent) formError.textContent = `The server did not accept this sweep (${error.status}): see the fields marked.`;
-      first?.focus();
+      showProblems(error, { showError, formError, what: "sweep" });
     } finally {
       submit.disabled = false;
     }

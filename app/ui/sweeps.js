@@ -6,6 +6,7 @@ import { notify } from "./app.js";
 import { statusBadge } from "./jobs.js";
 import { arrow, objectiveText, sweepProgress } from "./sweep-format.js";
 import { sweepForm } from "./sweep-form.js";
+import { liveRows } from "./live-rows.js";
 
 export { sweepPage } from "./sweep.js";
 
@@ -13,7 +14,6 @@ const STATUSES = ["running", "completed", "cancelled", "failed"]; // the API's f
 
 export function sweepsPage(main) {
   const sweeps = new Map(); // id -> sweep
-  const rows = new Map(); // id -> <tr>
   const live = new Live((on) => {
     liveNote.className = on ? "live on" : "live";
     liveNote.textContent = on ? "live" : "reconnecting…";
@@ -64,24 +64,11 @@ export function sweepsPage(main) {
     ];
   }
 
+  const listed = liveRows({ tbody, items: sweeps, cells: row, matches });
+
   function render(s) {
-    let tr = rows.get(s.id);
-    if (!matches(s)) {
-      tr?.remove();
-      rows.delete(s.id);
-    } else if (tr) {
-      const focused = tr.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-      tr.replaceChildren(...row(s));
-      tr.dataset.status = s.status;
-      if (focused) tr.querySelector(`[data-action="${focused}"]`)?.focus();
-    } else {
-      tr = h("tr", { "data-id": s.id, "data-status": s.status }, row(s));
-      rows.set(s.id, tr);
-      const after = [...rows.entries()].find(([id]) => id !== s.id && sweeps.get(id).submitted_at < s.submitted_at);
-      if (after) tbody.insertBefore(tr, after[1]);
-      else tbody.append(tr);
-    }
-    empty.textContent = rows.size ? "" : "No sweeps match.";
+    listed.render(s);
+    empty.textContent = listed.size ? "" : "No sweeps match.";
   }
 
   function upsert(s) {
@@ -134,12 +121,12 @@ export function sweepsPage(main) {
       const page = await api(`/sweeps?${query}`);
       if (disposed) return;
       if (!cursor) {
-        sweeps.clear(); rows.clear(); tbody.replaceChildren();
+        sweeps.clear(); listed.clear();
       }
       for (const s of page.items) upsert(s);
       nextCursor = page.next_cursor;
       more.hidden = !nextCursor;
-      empty.textContent = rows.size ? "" : statusFilter.value ? "No sweeps match." : "No sweeps yet.";
+      empty.textContent = listed.size ? "" : statusFilter.value ? "No sweeps match." : "No sweeps yet.";
     } catch (error) {
       if (error.status !== 401) notify(`Could not load the sweeps: ${error.message}`);
     }
