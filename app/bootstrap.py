@@ -72,7 +72,7 @@ class JobExecutor(Protocol):
     def stop(self) -> None: ...
 
 
-@dataclass
+@dataclass(repr=False)
 class Container:
     """The assembled service: stores, command handlers, subscribers, the executor."""
 
@@ -102,6 +102,11 @@ class Container:
     commit_watcher: Any = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        """Short and without secrets (the JWT secret is never shown; settings redact theirs):
+        a traceback's rendering of a frame holding the container once printed them."""
+        return f"Container(settings={self.settings!r}, sandbox={self.sandbox!r})"
 
     async def bind_loop(self) -> None:
         """Live streams deliver on the server's event loop; learn it once the server runs."""

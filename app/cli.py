@@ -87,10 +87,7 @@ def token(
 def show_settings() -> None:
     """Print every setting with its environment variable, current value and meaning."""
     settings = _settings()
-    for name in Settings.__struct_fields__:
-        value = getattr(settings, name)
-        if name == "jwt_secret" and value:
-            value = "(set)"
+    for name, value in settings.redacted().items():  # secrets and URL passwords redacted
         typer.echo(f"{PREFIX}{name.upper():<32} {value!s:<40} {DESCRIPTIONS[name]}")
 
 

@@ -25,6 +25,7 @@ from app.controllers.ui import UI_ROUTES
 from app.controllers.workers import WorkerController
 from app.gateway import Gateway
 from app.identity_provider import identity_provider
+from app.json_depth import refuse_deep_bodies
 from app.log_redaction import redact_tokens_in_server_logs
 from app.logging_setup import configure_logging
 from app.metrics import MetricsMiddleware, metrics_registry
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             *([rate_limit] if rate_limit else []),  # after auth: it counts per token subject
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_deep_bodies,  # bounded nesting before any body is decoded
         request_max_body_size=settings.max_body_bytes,
         on_startup=[
             redact_tokens_in_server_logs,

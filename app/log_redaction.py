@@ -1,5 +1,6 @@
-"""Keeps credentials out of the server's logs. Uvicorn logs each WebSocket handshake with its
-path and query string, and a live stream's query string carries a (short-lived) token."""
+"""Keeps credentials out of the server's logs and output. Uvicorn logs each WebSocket handshake
+with its path and query string, and a live stream's query string carries a (short-lived)
+token; an error's message may carry a header, a URL with its password, or a settings field."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ _TOKEN = re.compile(r"(\btoken=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 # A JWT anywhere (header.payload.signature, base64url, the header starting `{"` -> `eyJ`).
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# `name=value`, `name: value`, `"name": "value"`, `name='value'` (repr of a settings field).
 _SECRET_FIELD = re.compile(
-    r"(\b(?:password|secret|sasl_password|aws_secret_access_key)[=:]\s*)\S+", re.IGNORECASE
+    r"(\b(?:\w*password|\w*secret|\w*secret_access_key|session_token|api_key|authorization)"
+    r"[\"']?\s*[=:]\s*[\"']?)(?!\[redacted\])[^\s\"',}&]+",
+    re.IGNORECASE,
 )
+# The password of a URL's user info: scheme://user:password@host.
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(@)", re.IGNORECASE)
+# AWS access key ids (their secret keys have no form of their own: caught by field name).
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
@@ -22,7 +30,14 @@ def redact(text: str) -> str:
     text = _TOKEN.sub(r"\1[redacted]", text)
     text = _BEARER.sub(r"\1[redacted]", text)
     text = _JWT.sub("[redacted]", text)
+    text = _URL_PASSWORD.sub(r"\1[redacted]\2", text)
+    text = _AWS_KEY_ID.sub("[redacted]", text)
     return _SECRET_FIELD.sub(r"\1[redacted]", text)
+
+
+def redact_url(url: str) -> str:
+    """`url` with the password of its user info (postgresql://user:pw@host) replaced."""
+    return _URL_PASSWORD.sub(r"\1[redacted]\2", url)
 
 
 class RedactTokens(logging.Filter):

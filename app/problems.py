@@ -20,6 +20,7 @@ from commands.errors import (
 )
 from domain.errors import IllegalTransition, InvalidValue, NotPermitted, UnknownItem
 from domain.promotion import GatesFailed
+from projections.json_depth import TooDeep
 from projections.ports import BadCursor, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,22 @@ def on_storage_unavailable(
     )
 
 
+def on_too_deep(request: Request[Any, Any, Any], exc: TooDeep) -> Response[Problem]:
+    return problem(request, 400, str(exc), "too-deep", [FieldProblem("body", str(exc))])
+
+
+def on_exhausted(
+    request: Request[Any, Any, Any], exc: RecursionError | MemoryError
+) -> Response[Problem]:
+    """Input too deep or too large to process: the request's fault, answered cheaply (one
+    line in the log, no traceback: rendering one of thousands of frames was the cost)."""
+    log.warning(
+        "%s on %s %s: refused as too complex", type(exc).__name__, request.method, request.url.path
+    )
+    detail = "the request is nested too deeply or is too large to process; send simpler data"
+    return problem(request, 400, detail, "too-complex", [FieldProblem("body", detail)])
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -251,5 +268,8 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     NotPermitted: on_not_permitted,
     UnknownItem: on_unknown_item,
     StorageUnavailable: on_storage_unavailable,
+    TooDeep: on_too_deep,
+    RecursionError: on_exhausted,
+    MemoryError: on_exhausted,
     Exception: on_unexpected,
 }

@@ -21,14 +21,43 @@ from commands.views import (
 )
 from domain.backtest_job import Priority
 from domain.market import EXCHANGE, PAIR, TIMEFRAMES, TIMERANGE
+from domain.parameter_bounds import MAX_ENTRIES, MAX_LIST_ITEMS, MAX_NAME_LENGTH, MAX_STRING_LENGTH
 from domain.strategy import ENVIRONMENTS, STRATEGY_NAME
 from domain.strategy_version import PROMOTABLE
 from projections.results import EquityPointView, PairResult, Trade
 
 Positive = Annotated[float, Meta(gt=0)]
 ParameterValue = int | float | str | bool | None
+# The same in a request: the string's bound is documented, and checked (422) by the domain.
+RequestScalar = (
+    int
+    | float
+    | Annotated[str, Meta(extra_json_schema={"maxLength": MAX_STRING_LENGTH})]
+    | bool
+    | None
+)
 PRIORITIES = tuple(p.value for p in Priority)
 Number = Annotated[int, Meta(ge=1, le=2**31 - 1)]  # a version or revision: fits every database
+
+
+def parameters_schema(*, lists: bool) -> dict[str, Any]:
+    """The documented bounds of a `parameters` object (domain/parameter_bounds.py checks
+    them and answers 422 naming the entry, so they are documented here, not decoded)."""
+    scalars: list[dict[str, Any]] = [
+        {"type": "integer"},
+        {"type": "number"},
+        {"type": "string", "maxLength": MAX_STRING_LENGTH},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+    listed = {"type": "array", "maxItems": MAX_LIST_ITEMS, "items": {"anyOf": scalars}}
+    bounds: dict[str, Any] = {
+        "maxProperties": MAX_ENTRIES,
+        "propertyNames": {"minLength": 1, "maxLength": MAX_NAME_LENGTH},
+    }
+    # Without lists the value type (RequestScalar) documents itself: msgspec's schema of the
+    # dict's values would replace this one.
+    return bounds | {"additionalProperties": {"anyOf": [*scalars, listed]}} if lists else bounds
 
 
 def _form(max_length: int, example: str, min_length: int | None = 1, **form: Any) -> Meta:
@@ -70,13 +99,13 @@ class BacktestCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     starting_balance: Positive | None = None
     fee: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
     parameters: Annotated[
-        dict[Annotated[str, Meta(min_length=1, max_length=64)], ParameterValue],
+        dict[str, RequestScalar],
         Meta(
-            max_length=100,
             description="values of the strategy's own parameters by name (422 naming "
             "`parameters.<name>` when it declares no such parameter, or the value has the "
             "wrong type or is outside its range or choices)",
             examples=[{"fast_span": 10}],
+            extra_json_schema=parameters_schema(lists=False),
         ),
     ] = {}
     priority: Annotated[str, _form(8, "normal", enum=PRIORITIES)] = "normal"
@@ -166,7 +195,13 @@ class StrategyVersionCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_un
     """POST /strategies/{name}/versions: the strategy's Python source and optional metadata."""
 
     code: Annotated[str, Meta(min_length=1)]
-    parameters: dict[str, Any] = {}
+    parameters: Annotated[
+        dict[str, Any],
+        Meta(
+            description="the version's own metadata: names to scalars or lists of scalars",
+            extra_json_schema=parameters_schema(lists=True),
+        ),
+    ] = {}
     description: Annotated[str, Meta(max_length=2000)] = ""
 
 

@@ -14,8 +14,8 @@ from app.schemas import (
     Exchange,
     Number,
     Pair,
-    ParameterValue,
     Positive,
+    RequestScalar,
     StrategyName,
     Timeframe,
     Timerange,
@@ -38,7 +38,7 @@ class SpaceRange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     step: Step | None = None
 
 
-SpaceEntry = Annotated[list[ParameterValue], Meta(min_length=1, max_length=1000)] | SpaceRange
+SpaceEntry = Annotated[list[RequestScalar], Meta(min_length=1, max_length=1000)] | SpaceRange
 
 
 class SweepCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

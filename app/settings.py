@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from adapters.aws.s3_url import S3Url, is_s3_url
+from app.log_redaction import redact_url
 
 PREFIX = "BACKEND_"
 
@@ -74,6 +75,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_sasl_password: str = ""
     dynamodb_table: str = ""
     query_store: str = "sql"
+
+    def redacted(self) -> dict[str, Any]:
+        """Every field, secrets replaced (URLs keep all but their password): what repr, a
+        traceback and `tradai settings` show."""
+        return {name: _shown(name, getattr(self, name)) for name in self.__struct_fields__}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
+        return f"Settings({fields})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:  # msgspec's own shows every value
+        return list(self.redacted().items())
 
     @property
     def data_path(self) -> Path:
@@ -221,6 +234,15 @@ DESCRIPTIONS: dict[str, str] = {
     "dynamodb_table": "DynamoDB read-model table, kept by a projector (empty = off)",
     "query_store": "which read model answers the query endpoints: sql or dynamodb",
 }
+
+
+SECRETS = frozenset({"jwt_secret", "kafka_sasl_password"})
+
+
+def _shown(name: str, value: Any) -> Any:
+    if name in SECRETS:
+        return "[redacted]" if value else ""
+    return redact_url(value) if isinstance(value, str) and "://" in value else value
 
 
 class SettingsError(ValueError):

@@ -7,6 +7,11 @@ from uuid import UUID
 
 import msgspec
 
+from domain.parameter_bounds import check_parameters
+
+# A sweep's grid may list more values of one parameter than a `parameters` list holds.
+MAX_SPACE_VALUES = 1000
+
 
 class SubmitBacktest(msgspec.Struct, frozen=True, kw_only=True):
     """Run `strategy` (a registered version; latest when None) over pairs, timeframe, range."""
@@ -23,6 +28,9 @@ class SubmitBacktest(msgspec.Struct, frozen=True, kw_only=True):
     fee: float | None = None
     parameters: dict[str, Any] = {}
     priority: str = "normal"
+
+    def __post_init__(self) -> None:
+        check_parameters("parameters", self.parameters)
 
 
 class CancelBacktest(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,6 +52,10 @@ class RegisterStrategyVersion(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     parameters: dict[str, Any] = {}
     description: str = ""
+
+    def __post_init__(self) -> None:
+        # Free-form metadata once; now flat and bounded (versions registered before keep theirs).
+        check_parameters("parameters", self.parameters)
 
 
 class RequestPromotion(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,6 +115,11 @@ class SubmitSweep(msgspec.Struct, frozen=True, kw_only=True):
     direction: str = "maximize"
     seed: int | None = None
     priority: str = "normal"
+
+    def __post_init__(self) -> None:
+        # A range ({"low", "high", "step"}) is a bounded struct already; lists are checked here.
+        lists = {name: entry for name, entry in self.space.items() if not isinstance(entry, dict)}
+        check_parameters("space", lists, max_items=MAX_SPACE_VALUES)
 
 
 class CancelSweep(msgspec.Struct, frozen=True, kw_only=True):

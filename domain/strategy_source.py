@@ -22,6 +22,13 @@ KINDS = {
 # freqtrade puts a parameter without `space=` in the space its name starts with.
 AUTO_SPACES = ("buy", "sell", "enter", "exit", "protection")
 DEFAULT_DECIMALS = 3  # freqtrade's DecimalParameter default
+# The parse of user code is bounded: its size (MAX_CODE_BYTES, checked by the version), its
+# lines (the parser's time grows with them: 65,000 one-line statements took about a second),
+# and the tree it makes (what later walks of it may recurse into). Real strategies have a few
+# hundred lines, a few thousand nodes and a depth of a few dozen.
+MAX_CODE_LINES = 10_000
+MAX_TREE_NODES = 100_000
+MAX_TREE_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,7 @@ def read_strategy(code: str, class_name: str) -> tuple[ParameterSpec, ...]:
     """The parameters of class `class_name` in `code`; InvalidValue("code", ...) when the code
     does not parse, lacks that class, the class does not derive from IStrategy, or a
     parameter is not declared with literal values."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError as error:
-        raise InvalidValue("code", f"line {error.lineno}: {error.msg} (SyntaxError)") from None
+    tree = _parse(code)
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     target = classes.get(class_name)
     if target is None:
@@ -75,6 +79,42 @@ def read_strategy(code: str, class_name: str) -> tuple[ParameterSpec, ...]:
             found.pop(spec.name, None)
             found[spec.name] = spec
     return tuple(found.values())
+
+
+def _parse(code: str) -> ast.Module:
+    """The module's tree, or InvalidValue("code", ...) when it does not parse or is beyond
+    the bounds (too many lines, nodes or levels)."""
+    lines = code.count("\n") + 1
+    if lines > MAX_CODE_LINES:
+        raise InvalidValue("code", f"{lines} lines: at most {MAX_CODE_LINES} are accepted")
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as error:
+        raise InvalidValue("code", f"line {error.lineno}: {error.msg} (SyntaxError)") from None
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on deep expressions (`-` * 100000, 1+1+...+1) this way.
+        raise InvalidValue(
+            "code", "an expression is nested too deeply for the parser; split it up"
+        ) from None
+    _check_tree(tree)
+    return tree
+
+
+def _check_tree(tree: ast.Module) -> None:
+    """Count the nodes and measure the depth without recursion (the tree may be deep)."""
+    nodes = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_TREE_NODES:
+            raise InvalidValue("code", f"more than {MAX_TREE_NODES} syntax nodes: simplify it")
+        if depth > MAX_TREE_DEPTH:
+            line = getattr(node, "lineno", "?")
+            raise InvalidValue(
+                "code", f"line {line}: nested more than {MAX_TREE_DEPTH} levels deep; split it up"
+            )
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _lineage(

@@ -31,6 +31,7 @@ from domain.identity import strategy_id
 from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
 from domain.sweep import Sweep
+from projections.json_depth import TooDeep, too_deep
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STREAM = re.compile(
@@ -223,6 +224,8 @@ class LiveClient:
     def request(self, raw: str | bytes) -> None:
         """Handle one client message (subscribe / unsubscribe); problems are answered, not fatal."""
         try:
+            if too_deep(raw):  # before msgspec recurses into it
+                raise StreamError(str(TooDeep("a message")))
             req = msgspec.json.decode(raw, type=ClientRequest)
             stream = check_stream(req.stream)
             if req.action == "subscribe":
