@@ -27,7 +27,7 @@ from app.gateway import Gateway
 from app.identity_provider import identity_provider
 from app.json_depth import refuse_deep_bodies
 from app.log_redaction import redact_tokens_in_server_logs
-from app.logging_setup import configure_logging
+from app.logging_setup import configure_logging, write_directly
 from app.metrics import MetricsMiddleware, metrics_registry
 from app.openapi import BEARER, ClosedBodySchemas, openapi_config
 from app.problems import EXCEPTION_HANDLERS
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             container.bind_loop,
             _freeze_startup_objects,
         ],
-        on_shutdown=[container.stop, gateway.aclose],
+        on_shutdown=[container.stop, gateway.aclose, write_directly],
         openapi_config=openapi_config(),
         plugins=[ClosedBodySchemas()],
         debug=False,

@@ -56,7 +56,8 @@ def _caller_context(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
     """For records of stdlib loggers: the request's context as it was where the record was
     made, and the time it was made (they are formatted later, on the listener's thread)."""
     record = event.get("_record")
-    for key, value in getattr(record, _CONTEXT, {}).items():
+    context = record.__dict__.pop(_CONTEXT, {}) if record is not None else {}
+    for key, value in context.items():
         event.setdefault(key, value)
     if record is not None:
         created = datetime.fromtimestamp(record.created, tz=UTC)
@@ -120,6 +121,15 @@ def _flush() -> None:
     if _listener is not None:
         _listener.stop()
         _listener = None
+
+
+def write_directly() -> None:
+    """From now on each line is written where it is made: at the end of the server's shutdown,
+    whose last lines would otherwise wait in the queue when uvicorn re-raises the stopping
+    signal (a death by signal runs no `atexit`)."""
+    _flush()
+    if _writer is not None:
+        logging.getLogger().handlers = [_writer]
 
 
 def _direct_in_child() -> None:

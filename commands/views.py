@@ -11,6 +11,7 @@ import msgspec
 
 from commands.promotion_views import RevisionView
 from domain.backtest_job import BacktestJob
+from domain.parameter_bounds import shown_parameters
 from domain.strategy_version import StrategyVersion
 
 
@@ -152,7 +153,7 @@ def strategy_version_view(version: StrategyVersion) -> StrategyVersionView:
         version=version.number,
         code_sha256=version.code_sha256,
         code=version.code,
-        parameters=version.parameters,
+        parameters=shown_parameters(version.parameters),
         description=version.description,
         stage=version.stage.value,
         registered_by=version.registered_by,

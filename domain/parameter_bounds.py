@@ -56,3 +56,29 @@ def _check_scalar(where: str, value: object, what: str) -> None:
         raise InvalidValue(
             where, f"a string of {len(value)} characters: at most {MAX_STRING_LENGTH} are accepted"
         )
+
+
+MAX_SHOWN_DEPTH = 16  # levels of an old, stored value that views still show
+NOT_SHOWN = f"(nested deeper than {MAX_SHOWN_DEPTH} levels: not shown; the event keeps it)"
+
+
+def shown_parameters(parameters: Mapping[str, object]) -> dict[str, object]:
+    """`parameters` as a view shows them: a value registered before the bounds, nested deeper
+    than MAX_SHOWN_DEPTH, is replaced by NOT_SHOWN (its depth measured without recursion), so
+    every later read, encoding and log line of the view stays cheap."""
+    return {
+        name: NOT_SHOWN if _deeper_than(value, MAX_SHOWN_DEPTH) else value
+        for name, value in parameters.items()
+    }
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False

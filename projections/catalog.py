@@ -9,6 +9,7 @@ from msgspec.structs import replace
 
 from commands.promotion_views import GateView, PromotionView, RevisionView
 from commands.views import LiveRevision, StrategyVersionView, StrategyView, parameter_views
+from domain.parameter_bounds import shown_parameters
 from domain.promotion import PromotionStatus
 from domain.strategy import Strategy
 from domain.strategy_version import Stage, StrategyVersion
@@ -63,7 +64,7 @@ def project_version(view: StrategyVersionView | None, event: Any) -> StrategyVer
             version=event.number,
             code_sha256=event.code_sha256,
             code=event.code,
-            parameters=dict(event.parameters),
+            parameters=shown_parameters(event.parameters),
             description=event.description,
             stage=Stage.REGISTERED.value,
             registered_by=event.registered_by,
