@@ -16,6 +16,7 @@ from commands.errors import (
     ConcurrencyConflict,
     IdempotencyKeyReused,
     NotFound,
+    NotOwner,
     UnknownReference,
 )
 from domain.errors import IllegalTransition, InvalidValue, NotPermitted, UnknownItem
@@ -205,7 +206,13 @@ def on_gates_failed(request: Request[Any, Any, Any], exc: GatesFailed) -> Respon
 
 
 def on_not_permitted(request: Request[Any, Any, Any], exc: NotPermitted) -> Response[Problem]:
-    return problem(request, 403, str(exc), "forbidden")
+    """Four eyes: the role is right, the person is not (a requester never approves)."""
+    return problem(request, 403, str(exc), "four-eyes")
+
+
+def on_not_owner(request: Request[Any, Any, Any], exc: NotOwner) -> Response[Problem]:
+    """The role is right, but the strategy, job or sweep is someone else's."""
+    return problem(request, 403, str(exc), "not-owner")
 
 
 def on_unknown_item(request: Request[Any, Any, Any], exc: UnknownItem) -> Response[Problem]:
@@ -249,6 +256,7 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     ResultNotReady: on_not_ready,
     GatesFailed: on_gates_failed,
     NotPermitted: on_not_permitted,
+    NotOwner: on_not_owner,
     UnknownItem: on_unknown_item,
     StorageUnavailable: on_storage_unavailable,
     Exception: on_unexpected,

@@ -31,3 +31,8 @@ class ConcurrencyConflict(CommandError):
 
 class IdempotencyKeyReused(CommandError):
     """The Idempotency-Key was already used for a different request (422)."""
+
+
+class NotOwner(CommandError):
+    """The actor neither owns (or maintains) the strategy, nor submitted the job or sweep, nor is
+    an admin (403)."""

@@ -12,7 +12,7 @@ import secrets
 from typing import Any, Protocol
 from uuid import UUID
 
-from commands.backtests import BacktestCommands
+from commands.backtests import BacktestCommands, check_submitter
 from commands.errors import ConcurrencyConflict, NotFound, UnknownReference
 from commands.idempotency import Outcome, Remember, run_idempotent
 from commands.messages import CancelSweep, SubmitBacktest, SubmitSweep
@@ -145,7 +145,12 @@ class SweepCommands:
         raise ConcurrencyConflict(f"sweep {job.sweep_id} kept changing; try again")
 
     def cancel_sweep(
-        self, command: CancelSweep, actor: str, idempotency_key: str | None = None
+        self,
+        command: CancelSweep,
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[SweepView, Outcome]:
         """Stop the sweep and cancel its trials' backtests that have not ended (a waiting one
         at once, a running one when its worker stops); finished trials are kept."""
@@ -153,6 +158,7 @@ class SweepCommands:
         def execute(remember: Remember[SweepView]) -> tuple[SweepView, int]:
             for attempt in range(_RETRIES):
                 sweep = self.sweep(command.sweep_id)
+                check_submitter("sweep", sweep.id, sweep.submitted_by, actor, admin)
                 sweep.cancel(requested_by=actor)
                 jobs = [self._cancel_trial(sweep, t.job_id, actor) for t in pending(sweep)]
                 view = sweep_view(sweep)
