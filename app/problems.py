@@ -17,6 +17,7 @@ from commands.errors import (
     IdempotencyKeyReused,
     NotFound,
     NotOwner,
+    QuotaExceeded,
     UnknownReference,
 )
 from domain.errors import IllegalTransition, InvalidValue, NotPermitted, UnknownItem
@@ -210,6 +211,10 @@ def on_not_permitted(request: Request[Any, Any, Any], exc: NotPermitted) -> Resp
     return problem(request, 403, str(exc), "four-eyes")
 
 
+def on_quota(request: Request[Any, Any, Any], exc: QuotaExceeded) -> Response[Problem]:
+    return problem(request, 429, str(exc), "quota", headers={"Retry-After": "30"})
+
+
 def on_not_owner(request: Request[Any, Any, Any], exc: NotOwner) -> Response[Problem]:
     """The role is right, but the strategy, job or sweep is someone else's."""
     return problem(request, 403, str(exc), "not-owner")
@@ -257,6 +262,7 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     GatesFailed: on_gates_failed,
     NotPermitted: on_not_permitted,
     NotOwner: on_not_owner,
+    QuotaExceeded: on_quota,
     UnknownItem: on_unknown_item,
     StorageUnavailable: on_storage_unavailable,
     Exception: on_unexpected,

@@ -7,6 +7,7 @@ from uuid import UUID
 from commands.errors import ConcurrencyConflict, NotFound, NotOwner, UnknownReference
 from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idempotent
 from commands.messages import CancelBacktest, RetryBacktest, SubmitBacktest
+from commands.quotas import NoQuota, WaitingWorkQuota
 from commands.store import EventStore
 from commands.views import BacktestJobView, job_view
 from domain.backtest_job import WAITING_STATUSES, BacktestJob, check_submission
@@ -20,8 +21,9 @@ _CANCEL_ATTEMPTS = 5
 class BacktestCommands:
     """Command handlers for BacktestJob aggregates."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, quota: WaitingWorkQuota | None = None) -> None:
         self.store = store
+        self.quota: WaitingWorkQuota = quota or NoQuota()
 
     def submit_backtest(
         self, command: SubmitBacktest, actor: str, idempotency_key: str | None = None
@@ -30,6 +32,7 @@ class BacktestCommands:
 
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
             job = self.new_job(command, actor)
+            self.quota.admit(actor, 1)
             view = job_view(job)
             return view, self.store.commit(job, remember(view))
 
@@ -117,6 +120,7 @@ class BacktestCommands:
             job = self.job(command.job_id)
             check_submitter("backtest", job.id, job.submitted_by, actor, admin)
             job.retry(requested_by=actor)
+            self.quota.admit(job.submitted_by, 1)
             view = job_view(job)
             return view, self.store.commit(job, remember(view))
 

@@ -16,6 +16,7 @@ from commands.backtests import BacktestCommands, check_submitter
 from commands.errors import ConcurrencyConflict, NotFound, UnknownReference
 from commands.idempotency import Outcome, Remember, run_idempotent
 from commands.messages import CancelSweep, SubmitBacktest, SubmitSweep
+from commands.quotas import NoQuota, WaitingWorkQuota
 from commands.store import EventStore
 from commands.sweep_views import SweepView, sweep_view
 from domain.backtest_job import WAITING_STATUSES, BacktestJob, JobStatus
@@ -50,8 +51,10 @@ class SweepCommands:
         store: EventStore,
         backtests: BacktestCommands | None = None,
         tpe: TrialSampler | None = None,
+        quota: WaitingWorkQuota | None = None,
     ) -> None:
         self.store = store
+        self.quota: WaitingWorkQuota = quota or NoQuota()
         self.backtests = backtests or BacktestCommands(store)
         self.samplers: dict[Method, TrialSampler] = {
             Method.GRID: SpaceSampler(),
@@ -82,6 +85,7 @@ class SweepCommands:
                 max_trials=c.max_trials, objective=c.objective, direction=c.direction,
                 seed=seed, submitted_by=actor, priority=c.priority,
             )  # fmt: skip
+            self.quota.admit(actor, sweep.total)  # every trial it will run counts
             view = sweep_view(sweep)
             return view, self.store.commit(sweep, remember(view))
 
