@@ -17,6 +17,7 @@ from app.bootstrap import Container
 from app.controllers.backtests import POSITION, IdempotencyKey, Limit
 from app.openapi import BODY, COMMAND, TOKEN, problems
 from app.params import Cursor, NamePath, UserPath, VersionPath
+from app.rate_limit import COST, REGISTER_COST
 from app.schemas import (
     MaintainerCreate,
     Maintainers,
@@ -38,7 +39,7 @@ class StrategyController(Controller):
 
     @post(
         "/{name:str}/versions",
-        opt=RESEARCH,
+        opt=RESEARCH | {COST: REGISTER_COST},
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
         responses=problems(*COMMAND, *BODY),

@@ -17,6 +17,7 @@ from app.bootstrap import Container
 from app.controllers.backtests import POSITION, IdempotencyKey, Limit
 from app.openapi import BODY, COMMAND, TOKEN, problems
 from app.params import Cursor, SweepIdPath
+from app.rate_limit import COST, SWEEP_COST
 from app.schemas_sweeps import Sweep, SweepCreate, SweepPage, TrialPage
 from commands.messages import CancelSweep, SubmitSweep
 from commands.sweep_views import SweepView
@@ -43,7 +44,7 @@ class SweepController(Controller):
 
     @post(
         "",
-        opt=RESEARCH,
+        opt=RESEARCH | {COST: SWEEP_COST},
         status_code=HTTP_202_ACCEPTED,
         sync_to_thread=True,
         responses=problems(*COMMAND, *BODY),
