@@ -51,6 +51,11 @@ class Principal(msgspec.Struct, frozen=True):
         return Role.ADMIN in self.roles or any(role in self.roles for role in roles)
 
 
+def is_admin(principal: Principal) -> bool:
+    """Admins may act on what other users own (strategies, jobs, sweeps)."""
+    return Role.ADMIN in principal.roles
+
+
 def mint_token(
     secret: str, sub: str, roles: Iterable[str], ttl_seconds: float, audience: str | None = None
 ) -> str:

@@ -40,6 +40,7 @@ from projections.queue_executor import QueueExecutor
 from projections.read_model import ReadModelProjector
 from projections.runner import SubscriberRunner
 from projections.sweeps import SweepCoordinator
+from projections.waiting_work import WaitingWork
 
 if TYPE_CHECKING:
     from adapters.kafka.producer import KafkaConfig
@@ -96,6 +97,7 @@ class Container:
     batcher: CommandBatcher | None = None
     sandbox: str | None = None  # how strategy runs are contained, for /ready and the log
     relay: SubscriberRunner | None = None  # the Kafka relay, when Kafka is configured
+    waiting_work: SubscriberRunner | None = None  # each user's unfinished work, for the quota
     also_kept: list[Any] = field(default_factory=list)  # read stores kept besides the query one
     # A PostgresCommitWatcher with PostgreSQL (commits of other replicas wake the subscribers);
     # typed loosely: Litestar resolves these annotations at run time, psycopg stays unimported.
@@ -120,6 +122,9 @@ class Container:
             kept.create()
         if self.pool is not None:
             self.pool.start()
+        if self.waiting_work is not None:  # the quota holds from the first request on
+            while self.waiting_work.run_once():
+                pass
         for runner in self.subscribers:
             self.store.on_commit(runner.wake)
             runner.start()
@@ -127,7 +132,7 @@ class Container:
             self.store,
             self.read_model,
             self.settings.read_your_writes_timeout,
-            also_offer_to=[self.live_feed] if self.live_feed is not None else [],
+            also_offer_to=[r for r in (self.live_feed, self.waiting_work) if r is not None],
         )
         self.batcher.start()
         if self.settings.resolved_event_store_url.startswith(("postgresql://", "postgres://")):
@@ -341,6 +346,7 @@ def bootstrap(settings: Settings) -> Container:
             read_store, read_model = dynamo, dynamo_model
         else:
             also_kept.append(dynamo)
+    waiting = WaitingWork(settings.max_queued_per_user)
     container = Container(
         settings=settings,
         store=store,
@@ -348,9 +354,9 @@ def bootstrap(settings: Settings) -> Container:
         sql_store=sql_store,
         artifacts=artifacts,
         market_data=market_data,
-        backtests=BacktestCommands(store),
+        backtests=BacktestCommands(store, quota=waiting),
         # optuna is imported by the tpe sampler at its first ask, not here.
-        sweeps=SweepCommands(store, tpe=OptunaTpeSampler()),
+        sweeps=SweepCommands(store, tpe=OptunaTpeSampler(), quota=waiting),
         strategies=StrategyCommands(store),
         promotions=PromotionCommands(
             store,
@@ -374,6 +380,10 @@ def bootstrap(settings: Settings) -> Container:
         poll_interval=settings.subscriber_poll_interval,
     )
     container.subscribers.append(container.live_feed)
+    container.waiting_work = SubscriberRunner(
+        waiting, store, batch_size=2000, poll_interval=settings.subscriber_poll_interval
+    )
+    container.subscribers.append(container.waiting_work)
     container.subscribers.append(
         SubscriberRunner(
             SweepCoordinator(container.sweeps, sql_store, in_flight=settings.sweep_in_flight),

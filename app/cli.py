@@ -11,6 +11,7 @@ import typer
 
 from app.auth import Role, mint_token
 from app.cli_client import backtest_cli, strategy_cli
+from app.cli_maintainers import maintainers_cli
 from app.cli_sweeps import sweep_cli
 from app.secrets import jwt_secret
 from app.settings import DESCRIPTIONS, PREFIX, Settings, SettingsError, load_settings
@@ -26,6 +27,7 @@ events_cli = typer.Typer(
 )
 data_cli = typer.Typer(no_args_is_help=True, help="Market data (candles) for backtests.")
 cli.add_typer(backtest_cli, name="backtest")
+strategy_cli.add_typer(maintainers_cli, name="maintainers")
 cli.add_typer(strategy_cli, name="strategy")
 cli.add_typer(sweep_cli, name="sweep")
 cli.add_typer(data_cli, name="data")

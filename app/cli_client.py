@@ -300,9 +300,11 @@ def show_strategy(
     if as_json:
         _print_json(strategy)
         return
+    maintainers = ", ".join(strategy["maintainers"]) or "none"
     table = Table(
-        "version", "stage", "sha256", "registered by", "registered at", "description", title=name
-    )
+        "version", "stage", "sha256", "registered by", "registered at", "description",
+        title=name, caption=f"owner {strategy['created_by']}; maintainers: {maintainers}",
+    )  # fmt: skip
     for v in strategy["versions"]:
         table.add_row(
             str(v["version"]), v["stage"], v["code_sha256"][:12], v["registered_by"],

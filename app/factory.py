@@ -8,6 +8,7 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 
+from adapters.sql_write_budgets import SqlWriteBudgets
 from app.auth import JWTAuthMiddleware
 from app.bootstrap import Container, bootstrap
 from app.controllers.asyncapi import AsyncAPIController
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ],
         security=BEARER,
     )
-    rate_limit = write_rate_limit(settings.rate_limit_per_minute)
+    rate_limit = write_rate_limit(settings.rate_limit_per_minute, _shared_budgets(container))
     gateway = Gateway(
         urls={
             "strategy-service": settings.strategy_service_url,
@@ -141,3 +142,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # Outermost, so every answer (a 401, a 404 of no route) carries its X-Request-ID.
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app
+
+
+def _shared_budgets(container: Container) -> SqlWriteBudgets | None:
+    """With PostgreSQL, replicas share the read model's database, and the write budgets with it;
+    the embedded SQLite default has one process, whose memory is quicker."""
+    settings = container.settings
+    engine = container.sql_store.engine
+    if settings.rate_limit_per_minute <= 0 or engine.dialect.name != "postgresql":
+        return None
+    per_minute = settings.rate_limit_per_minute
+    budgets = SqlWriteBudgets(engine, per_minute, per_minute / 60)
+    budgets.create()
+    return budgets

@@ -10,7 +10,7 @@ from uuid import UUID
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
-from domain.strategy import STRATEGY_NAME
+from domain.strategy import STRATEGY_NAME, USER
 
 
 class BadParameter(ValueError):
@@ -34,6 +34,15 @@ NamePath = Annotated[
         max_length=64,
         schema_extra={"pattern": STRATEGY_NAME.pattern},  # registering checks it (422)
         examples=[Example(value="SampleEmaCross")],
+    ),
+]
+UserPath = Annotated[
+    str,
+    Parameter(
+        description="user (a token subject)",
+        max_length=128,
+        schema_extra={"pattern": USER.pattern},  # the command checks it (422)
+        examples=[Example(value="bob")],
     ),
 ]
 JobIdPath = Annotated[

@@ -16,6 +16,8 @@ from commands.errors import (
     ConcurrencyConflict,
     IdempotencyKeyReused,
     NotFound,
+    NotOwner,
+    QuotaExceeded,
     UnknownReference,
 )
 from domain.errors import IllegalTransition, InvalidValue, NotPermitted, UnknownItem
@@ -206,7 +208,17 @@ def on_gates_failed(request: Request[Any, Any, Any], exc: GatesFailed) -> Respon
 
 
 def on_not_permitted(request: Request[Any, Any, Any], exc: NotPermitted) -> Response[Problem]:
-    return problem(request, 403, str(exc), "forbidden")
+    """Four eyes: the role is right, the person is not (a requester never approves)."""
+    return problem(request, 403, str(exc), "four-eyes")
+
+
+def on_quota(request: Request[Any, Any, Any], exc: QuotaExceeded) -> Response[Problem]:
+    return problem(request, 429, str(exc), "quota", headers={"Retry-After": "30"})
+
+
+def on_not_owner(request: Request[Any, Any, Any], exc: NotOwner) -> Response[Problem]:
+    """The role is right, but the strategy, job or sweep is someone else's."""
+    return problem(request, 403, str(exc), "not-owner")
 
 
 def on_unknown_item(request: Request[Any, Any, Any], exc: UnknownItem) -> Response[Problem]:
@@ -266,6 +278,8 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     ResultNotReady: on_not_ready,
     GatesFailed: on_gates_failed,
     NotPermitted: on_not_permitted,
+    NotOwner: on_not_owner,
+    QuotaExceeded: on_quota,
     UnknownItem: on_unknown_item,
     StorageUnavailable: on_storage_unavailable,
     TooDeep: on_too_deep,

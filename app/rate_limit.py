@@ -1,12 +1,16 @@
 """Per-user limits on writes, so one client cannot flood the queue: a token bucket per token
-subject for POST, PUT, PATCH and DELETE; reads pass untouched."""
+subject for POST, PUT, PATCH and DELETE, each write spending what its route costs (`opt`
+`cost`, 1 by default); reads pass untouched. With a shared PostgreSQL database the buckets
+live there (adapters/sql_write_budgets.py), so replicas count a user's writes together."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
+from typing import Protocol
 
+import anyio
 from litestar.enums import ScopeType
 from litestar.exceptions import TooManyRequestsException
 from litestar.middleware import DefineMiddleware
@@ -15,6 +19,11 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from app.auth import Principal
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+COST = "cost"  # the key of a route's `opt` that says how many writes it counts for
+# A sweep plans and submits many backtests (the quota bounds how many); registering parses and
+# stores a whole source file: each counts as several plain writes.
+SWEEP_COST = 10
+REGISTER_COST = 5
 MAX_BUCKETS = 10_000  # users remembered at once; full buckets are the first to be forgotten
 
 
@@ -36,23 +45,20 @@ class WriteBudgets:
         self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (writes left, as of when)
 
-    def spend(self, key: str) -> None:
-        """Take one write from `key`'s bucket, or raise 429 saying when one will be there."""
+    blocking = False  # a dict lookup: run on the event loop
+
+    def spend(self, key: str, cost: float = 1) -> float:
+        """Take `cost` from `key`'s bucket and answer 0.0, or answer the seconds until there is
+        enough (and take nothing)."""
         now = self.clock()
         left, then = self._buckets.get(key, (float(self.per_minute), now))
         left = min(float(self.per_minute), left + (now - then) * self.rate)
-        if left < 1:
-            wait = max(1, math.ceil((1 - left) / self.rate))
-            raise TooManyRequestsException(
-                detail=(
-                    f"more than {self.per_minute} writes a minute by this user; "
-                    f"retry after {wait} seconds"
-                ),
-                headers={"Retry-After": str(wait)},
-            )
+        if left < cost:
+            return max(1.0, (cost - left) / self.rate)
         if key not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
             self._forget_full(now)
-        self._buckets[key] = (left - 1, now)
+        self._buckets[key] = (left - cost, now)
+        return 0.0
 
     def _forget_full(self, now: float) -> None:
         """Drop the buckets that have refilled (as good as never seen); if every remembered
@@ -68,14 +74,45 @@ class WriteRateLimitMiddleware:
     """Spends the user's budget on each write; plain ASGI, after the token middleware (it needs
     the subject). Litestar builds one instance per route, so the budgets are passed in, shared."""
 
-    def __init__(self, app: ASGIApp, budgets: WriteBudgets) -> None:
+    def __init__(self, app: ASGIApp, budgets: Budgets, per_minute: int) -> None:
         self.app = app
         self.budgets = budgets
+        self.per_minute = per_minute
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["method"] in WRITE_METHODS:
-            self.budgets.spend(_key(scope))
+            key, cost = _key(scope), _cost(scope)
+            if self.budgets.blocking:  # a database round trip: off the event loop
+                wait = await anyio.to_thread.run_sync(self.budgets.spend, key, cost)
+            else:
+                wait = self.budgets.spend(key, cost)
+            if wait > 0:
+                seconds = math.ceil(wait)
+                weight = f" (this one counts {cost:g})" if cost != 1 else ""
+                raise TooManyRequestsException(
+                    detail=(
+                        f"more than {self.per_minute} writes a minute by this user{weight}; "
+                        f"retry after {seconds} seconds"
+                    ),
+                    headers={"Retry-After": str(seconds)},
+                )
         await self.app(scope, receive, send)
+
+
+class Budgets(Protocol):
+    """Where the buckets live: this process's memory, or the shared database."""
+
+    blocking: bool
+
+    def spend(self, key: str, cost: float) -> float:
+        """0.0 when `cost` was taken from `key`'s bucket, else the seconds to wait."""
+
+
+def _cost(scope: Scope) -> float:
+    """What a write weighs: its route's `cost` (a sweep or a registration is dearer)."""
+    handler = scope.get("route_handler")
+    opt = getattr(handler, "opt", None) or {}
+    return float(opt.get(COST, 1))
 
 
 def _key(scope: Scope) -> str:
@@ -88,8 +125,10 @@ def _key(scope: Scope) -> str:
     return f"address:{client[0] if client else '-'}"
 
 
-def write_rate_limit(per_minute: int) -> DefineMiddleware | None:
-    """The limiter for `per_minute` writes per user, or None when 0 turns it off."""
+def write_rate_limit(per_minute: int, shared: Budgets | None = None) -> DefineMiddleware | None:
+    """The limiter for `per_minute` writes per user (in `shared` budgets when given, else in
+    this process's memory), or None when 0 turns it off."""
     if per_minute <= 0:
         return None
-    return DefineMiddleware(WriteRateLimitMiddleware, budgets=WriteBudgets(per_minute))
+    budgets = shared if shared is not None else WriteBudgets(per_minute)
+    return DefineMiddleware(WriteRateLimitMiddleware, budgets=budgets, per_minute=per_minute)

@@ -14,6 +14,7 @@ from commands.promotion_views import PromotionView
 from commands.views import (
     BacktestJobView,
     LiveRevision,
+    MaintainersView,
     ParameterView,
     Progress,
     StrategyVersionView,
@@ -22,7 +23,7 @@ from commands.views import (
 from domain.backtest_job import Priority
 from domain.market import EXCHANGE, PAIR, TIMEFRAMES, TIMERANGE
 from domain.parameter_bounds import MAX_ENTRIES, MAX_LIST_ITEMS, MAX_NAME_LENGTH, MAX_STRING_LENGTH
-from domain.strategy import ENVIRONMENTS, STRATEGY_NAME
+from domain.strategy import ENVIRONMENTS, STRATEGY_NAME, USER
 from domain.strategy_version import PROMOTABLE
 from projections.results import EquityPointView, PairResult, Trade
 
@@ -69,6 +70,7 @@ def _form(max_length: int, example: str, min_length: int | None = 1, **form: Any
 
 
 StrategyName = Annotated[str, _form(64, "SampleEmaCross", pattern=STRATEGY_NAME.pattern)]
+UserName = Annotated[str, _form(128, "bob", pattern=USER.pattern)]
 Pair = Annotated[str, _form(40, "BTC/USDT", min_length=None, pattern=PAIR.pattern)]
 Timeframe = Annotated[str, _form(32, "5m", enum=TIMEFRAMES)]
 Timerange = Annotated[str, _form(32, "20240101-20240401", pattern=TIMERANGE.pattern)]
@@ -261,13 +263,32 @@ class StrategySummary(msgspec.Struct, frozen=True, kw_only=True):
     versions: tuple[int, ...]
     stages: dict[str, int | None]
     live: dict[str, LiveRevision]
-    created_by: str
+    created_by: str  # the owner: whoever registered version 1
+    maintainers: tuple[str, ...]  # who else may register versions
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def of(cls, view: StrategyView) -> StrategySummary:
         return cls(**{name: getattr(view, name) for name in cls.__struct_fields__})
+
+
+class MaintainerCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Let `user` (a token subject) register versions of the strategy."""
+
+    user: UserName
+
+
+class Maintainers(msgspec.Struct, frozen=True, kw_only=True):
+    """Who may register versions of a strategy: its owner, the maintainers, and any admin."""
+
+    name: str
+    owner: str
+    maintainers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, view: MaintainersView) -> Maintainers:
+        return cls(name=view.name, owner=view.owner, maintainers=view.maintainers)
 
 
 class StrategyPage(msgspec.Struct, frozen=True):
@@ -282,7 +303,8 @@ class StrategyDetail(msgspec.Struct, frozen=True, kw_only=True):
     latest_version: int
     stages: dict[str, int | None]
     live: dict[str, LiveRevision]
-    created_by: str
+    created_by: str  # the owner: whoever registered version 1
+    maintainers: tuple[str, ...]  # who else may register versions
     created_at: datetime
     updated_at: datetime
     versions: list[StrategyVersionSummary]

@@ -31,6 +31,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_roles_claim: Annotated[str, msgspec.Meta(min_length=1)] = "roles"
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 600
+    max_queued_per_user: Annotated[int, msgspec.Meta(ge=0)] = 1000
     read_your_writes_timeout: float = 2.0
     subscriber_poll_interval: float = 1.0
     projection_batch_size: int = 500
@@ -161,6 +162,10 @@ DESCRIPTIONS: dict[str, str] = {
         "a dotted path such as realm_access.roles reaches into an object)"
     ),
     "max_body_bytes": "largest request body accepted (413 above it)",
+    "max_queued_per_user": (
+        "backtests and sweep trials of one user that may wait or run at once (429 beyond; 0: "
+        "no bound)"
+    ),
     "rate_limit_per_minute": (
         "writes (POST, PUT, PATCH, DELETE) one user may send per minute, 429 above it; 0 = off"
     ),

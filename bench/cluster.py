@@ -101,6 +101,7 @@ def _replicas(count: int, env: dict[str, str]) -> Iterator[list[ServerProcess]]:
             "BACKEND_EXECUTOR": "off",
             "BACKEND_LOG_LEVEL": "warning",
             "BACKEND_RATE_LIMIT_PER_MINUTE": UNLIMITED,
+            "BACKEND_MAX_QUEUED_PER_USER": "0",
         } | env
         for n in range(count):
             server = ServerProcess(Path(tempfile.mkdtemp(prefix=f"tradai-bench-api{n}-")), shared)

@@ -73,7 +73,11 @@ def main() -> None:
     args = parser.parse_args()
     server = ServerProcess(  # one writer, as fast as it can: never held by the write limit
         Path(tempfile.mkdtemp(prefix="tradai-bench-")),
-        {"BACKEND_EXECUTOR": "off", "BACKEND_RATE_LIMIT_PER_MINUTE": str(10**9)},
+        {
+            "BACKEND_EXECUTOR": "off",
+            "BACKEND_RATE_LIMIT_PER_MINUTE": str(10**9),
+            "BACKEND_MAX_QUEUED_PER_USER": "0",
+        },
     )
     server.start()
     try:

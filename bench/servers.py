@@ -24,7 +24,12 @@ def api(env: dict[str, str] | None = None, seed: bool = False) -> Iterator[Serve
     default, but high enough that wrk (one user, thousands of submits a second) never meets it."""
     server = ServerProcess(
         Path(tempfile.mkdtemp(prefix="tradai-bench-")),
-        {"BACKEND_LOG_LEVEL": "warning", "BACKEND_RATE_LIMIT_PER_MINUTE": UNLIMITED} | (env or {}),
+        {
+            "BACKEND_LOG_LEVEL": "warning",
+            "BACKEND_RATE_LIMIT_PER_MINUTE": UNLIMITED,
+            "BACKEND_MAX_QUEUED_PER_USER": "0",  # wrk submits tens of thousands as one user
+        }
+        | (env or {}),
     )
     if seed:
         exe = Path(sys.executable).parent / "tradai"

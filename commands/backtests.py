@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from commands.errors import ConcurrencyConflict, NotFound, UnknownReference
+from commands.errors import ConcurrencyConflict, NotFound, NotOwner, UnknownReference
 from commands.idempotency import IdempotencyRecord, Outcome, Remember, run_idempotent
 from commands.messages import CancelBacktest, RetryBacktest, SubmitBacktest
+from commands.quotas import NoQuota, WaitingWorkQuota
 from commands.store import EventStore
 from commands.views import BacktestJobView, job_view
 from domain.backtest_job import WAITING_STATUSES, BacktestJob, check_submission
@@ -20,8 +21,9 @@ _CANCEL_ATTEMPTS = 5
 class BacktestCommands:
     """Command handlers for BacktestJob aggregates."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, quota: WaitingWorkQuota | None = None) -> None:
         self.store = store
+        self.quota: WaitingWorkQuota = quota or NoQuota()
 
     def submit_backtest(
         self, command: SubmitBacktest, actor: str, idempotency_key: str | None = None
@@ -30,6 +32,7 @@ class BacktestCommands:
 
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
             job = self.new_job(command, actor)
+            self.quota.admit(actor, 1)
             view = job_view(job)
             return view, self.store.commit(job, remember(view))
 
@@ -73,15 +76,22 @@ class BacktestCommands:
         )
 
     def cancel_backtest(
-        self, command: CancelBacktest, actor: str, idempotency_key: str | None = None
+        self,
+        command: CancelBacktest,
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[BacktestJobView, Outcome]:
-        """Ask a job to stop; a job no worker holds is cancelled at once."""
+        """Ask a job to stop; a job no worker holds is cancelled at once. Only its submitter
+        or an admin may (NotOwner)."""
 
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
             # A worker's progress report may land between load and commit; the request still
             # holds on the newer state, so reload and apply it again (a finished job refuses).
             for attempt in range(_CANCEL_ATTEMPTS):
                 job = self.job(command.job_id)
+                check_submitter("backtest", job.id, job.submitted_by, actor, admin)
                 job.request_cancel(requested_by=actor)
                 if job.status in WAITING_STATUSES:
                     job.cancel(reason=f"cancelled by {actor} before it started")
@@ -96,13 +106,21 @@ class BacktestCommands:
         return run_idempotent(self.store, actor, idempotency_key, command, BacktestJobView, execute)
 
     def retry_backtest(
-        self, command: RetryBacktest, actor: str, idempotency_key: str | None = None
+        self,
+        command: RetryBacktest,
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[BacktestJobView, Outcome]:
-        """Run a failed job again: it waits for its next attempt (409 unless it failed)."""
+        """Run a failed job again: it waits for its next attempt (409 unless it failed). Only
+        its submitter or an admin may (NotOwner)."""
 
         def execute(remember: Remember[BacktestJobView]) -> tuple[BacktestJobView, int]:
             job = self.job(command.job_id)
+            check_submitter("backtest", job.id, job.submitted_by, actor, admin)
             job.retry(requested_by=actor)
+            self.quota.admit(job.submitted_by, 1)
             view = job_view(job)
             return view, self.store.commit(job, remember(view))
 
@@ -135,4 +153,13 @@ class BacktestCommands:
         return version
 
 
-__all__ = ["BacktestCommands", "IdempotencyRecord"]
+def check_submitter(kind: str, key: UUID, submitted_by: str, actor: str, admin: bool) -> None:
+    """Raise NotOwner unless `actor` submitted the job or sweep, or is an admin."""
+    if admin or actor == submitted_by:
+        return
+    raise NotOwner(
+        f"{kind} {key} was submitted by {submitted_by}; only they or an admin may change it"
+    )
+
+
+__all__ = ["BacktestCommands", "IdempotencyRecord", "check_submitter"]

@@ -31,3 +31,23 @@ class ConcurrencyConflict(CommandError):
 
 class IdempotencyKeyReused(CommandError):
     """The Idempotency-Key was already used for a different request (422)."""
+
+
+class NotOwner(CommandError):
+    """The actor neither owns (or maintains) the strategy, nor submitted the job or sweep, nor is
+    an admin (403)."""
+
+
+class QuotaExceeded(CommandError):
+    """The user has as much waiting work as they may (429, try again when some has finished)."""
+
+    def __init__(self, user: str, waiting: int, cost: int, limit: int) -> None:
+        super().__init__(
+            f"{user} has {waiting} backtests and sweep trials waiting or running, and this asks "
+            f"for {cost} more; the limit is {limit} a user (BACKEND_MAX_QUEUED_PER_USER). "
+            f"Try again when some have finished, or cancel some"
+        )
+        self.user = user
+        self.waiting = waiting
+        self.cost = cost
+        self.limit = limit

@@ -58,6 +58,20 @@ class RegisterStrategyVersion(msgspec.Struct, frozen=True, kw_only=True):
         check_parameters("parameters", self.parameters)
 
 
+class AddMaintainer(msgspec.Struct, frozen=True, kw_only=True):
+    """Let `user` register versions of strategy `name` (its owner or an admin asks)."""
+
+    name: str
+    user: str
+
+
+class RemoveMaintainer(msgspec.Struct, frozen=True, kw_only=True):
+    """Take back `user`'s right to register versions of strategy `name`."""
+
+    name: str
+    user: str
+
+
 class RequestPromotion(msgspec.Struct, frozen=True, kw_only=True):
     """Ask to promote version `number` of strategy `name` to `target_stage`, citing a backtest."""
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
-from commands.errors import ConcurrencyConflict
+from commands.errors import ConcurrencyConflict, NotOwner
 from commands.idempotency import Outcome, Remember, run_idempotent
-from commands.messages import RegisterStrategyVersion
+from commands.messages import AddMaintainer, RegisterStrategyVersion, RemoveMaintainer
 from commands.store import EventStore
-from commands.views import StrategyVersionView, strategy_version_view
+from commands.views import (
+    MaintainersView,
+    StrategyVersionView,
+    maintainers_view,
+    strategy_version_view,
+)
 from domain.identity import strategy_id
 from domain.strategy import Strategy, check_strategy_name
 from domain.strategy_version import StrategyVersion
@@ -27,9 +33,16 @@ class StrategyCommands:
         self.store = store
 
     def register_strategy_version(
-        self, command: RegisterStrategyVersion, actor: str, idempotency_key: str | None = None
+        self,
+        command: RegisterStrategyVersion,
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[StrategyVersionView, Outcome]:
-        """Register the code as the next version of the strategy, creating the strategy if new."""
+        """Register the code as the next version of the strategy, creating the strategy if new.
+        A name belongs to whoever registered its first version: only they, their maintainers
+        and admins add versions (NotOwner otherwise)."""
         check_strategy_name(command.name)
 
         def execute(remember: Remember[StrategyVersionView]) -> tuple[StrategyVersionView, int]:
@@ -37,6 +50,7 @@ class StrategyCommands:
                 sid = strategy_id(command.name)
                 if self.store.exists(sid):
                     strategy: Strategy = self.store.load(sid, "strategy", command.name)
+                    _check_maintainer(strategy, actor, admin)
                 else:
                     strategy = Strategy(name=command.name, created_by=actor)
                 version = StrategyVersion.register(
@@ -60,3 +74,73 @@ class StrategyCommands:
         return run_idempotent(
             self.store, actor, idempotency_key, command, StrategyVersionView, execute
         )
+
+    def add_maintainer(
+        self,
+        command: AddMaintainer,
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
+    ) -> tuple[MaintainersView, Outcome]:
+        """Let `command.user` register versions; only the owner or an admin grants it."""
+        return self._change_maintainers(
+            command.name,
+            actor,
+            admin,
+            idempotency_key,
+            command,
+            lambda s: s.add_maintainer(command.user, added_by=actor),
+        )
+
+    def remove_maintainer(
+        self,
+        command: RemoveMaintainer,
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
+    ) -> tuple[MaintainersView, Outcome]:
+        """Take back `command.user`'s right to register versions (owner or admin)."""
+        return self._change_maintainers(
+            command.name,
+            actor,
+            admin,
+            idempotency_key,
+            command,
+            lambda s: s.remove_maintainer(command.user, removed_by=actor),
+        )
+
+    def _change_maintainers(
+        self,
+        name: str,
+        actor: str,
+        admin: bool,
+        idempotency_key: str | None,
+        command: AddMaintainer | RemoveMaintainer,
+        change: Callable[[Strategy], object],
+    ) -> tuple[MaintainersView, Outcome]:
+        check_strategy_name(name)
+
+        def execute(remember: Remember[MaintainersView]) -> tuple[MaintainersView, int]:
+            strategy: Strategy = self.store.load(strategy_id(name), "strategy", name)
+            if not (admin or actor == strategy.owner):
+                raise NotOwner(
+                    f"only {strategy.owner} (the owner of {name}) or an admin changes who "
+                    f"maintains it"
+                )
+            change(strategy)
+            view = maintainers_view(strategy)
+            return view, self.store.commit(strategy, remember(view))
+
+        return run_idempotent(self.store, actor, idempotency_key, command, MaintainersView, execute)
+
+
+def _check_maintainer(strategy: Strategy, actor: str, admin: bool) -> None:
+    if admin or strategy.maintained_by(actor):
+        return
+    raise NotOwner(
+        f"strategy {strategy.name} belongs to {strategy.owner}; only its owner, the maintainers "
+        f"they add (POST /api/v1/strategies/{strategy.name}/maintainers) and admins register "
+        f"versions of it. Register your code under a name of your own"
+    )

@@ -12,10 +12,11 @@ import secrets
 from typing import Any, Protocol
 from uuid import UUID
 
-from commands.backtests import BacktestCommands
+from commands.backtests import BacktestCommands, check_submitter
 from commands.errors import ConcurrencyConflict, NotFound, UnknownReference
 from commands.idempotency import Outcome, Remember, run_idempotent
 from commands.messages import CancelSweep, SubmitBacktest, SubmitSweep
+from commands.quotas import NoQuota, WaitingWorkQuota
 from commands.store import EventStore
 from commands.sweep_views import SweepView, sweep_view
 from domain.backtest_job import WAITING_STATUSES, BacktestJob, JobStatus
@@ -50,8 +51,10 @@ class SweepCommands:
         store: EventStore,
         backtests: BacktestCommands | None = None,
         tpe: TrialSampler | None = None,
+        quota: WaitingWorkQuota | None = None,
     ) -> None:
         self.store = store
+        self.quota: WaitingWorkQuota = quota or NoQuota()
         self.backtests = backtests or BacktestCommands(store)
         self.samplers: dict[Method, TrialSampler] = {
             Method.GRID: SpaceSampler(),
@@ -82,6 +85,7 @@ class SweepCommands:
                 max_trials=c.max_trials, objective=c.objective, direction=c.direction,
                 seed=seed, submitted_by=actor, priority=c.priority,
             )  # fmt: skip
+            self.quota.admit(actor, sweep.total)  # every trial it will run counts
             view = sweep_view(sweep)
             return view, self.store.commit(sweep, remember(view))
 
@@ -145,7 +149,12 @@ class SweepCommands:
         raise ConcurrencyConflict(f"sweep {job.sweep_id} kept changing; try again")
 
     def cancel_sweep(
-        self, command: CancelSweep, actor: str, idempotency_key: str | None = None
+        self,
+        command: CancelSweep,
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[SweepView, Outcome]:
         """Stop the sweep and cancel its trials' backtests that have not ended (a waiting one
         at once, a running one when its worker stops); finished trials are kept."""
@@ -153,6 +162,7 @@ class SweepCommands:
         def execute(remember: Remember[SweepView]) -> tuple[SweepView, int]:
             for attempt in range(_RETRIES):
                 sweep = self.sweep(command.sweep_id)
+                check_submitter("sweep", sweep.id, sweep.submitted_by, actor, admin)
                 sweep.cancel(requested_by=actor)
                 jobs = [self._cancel_trial(sweep, t.job_id, actor) for t in pending(sweep)]
                 view = sweep_view(sweep)

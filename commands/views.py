@@ -12,6 +12,7 @@ import msgspec
 from commands.promotion_views import RevisionView
 from domain.backtest_job import BacktestJob
 from domain.parameter_bounds import shown_parameters
+from domain.strategy import Strategy
 from domain.strategy_version import StrategyVersion
 
 
@@ -101,6 +102,21 @@ class StrategyView(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     live: dict[str, LiveRevision] = {}
     deployments: dict[str, list[RevisionView]] = {}
+    maintainers: tuple[str, ...] = ()  # besides the owner, `created_by`
+
+
+class MaintainersView(msgspec.Struct, frozen=True, kw_only=True):
+    """Who may register versions of a strategy: its owner and the maintainers they added."""
+
+    name: str
+    owner: str
+    maintainers: tuple[str, ...]
+
+
+def maintainers_view(strategy: Strategy) -> MaintainersView:
+    return MaintainersView(
+        name=strategy.name, owner=strategy.owner, maintainers=tuple(sorted(strategy.maintainers))
+    )
 
 
 class LiveRevision(msgspec.Struct, frozen=True):

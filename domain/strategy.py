@@ -75,6 +75,24 @@ class Strategy(Aggregate):
         def apply(self, strategy: Strategy) -> None:
             strategy.revisions.setdefault(self.environment, []).append(self.number)
 
+    class MaintainerAdded(Aggregate.Event):
+        """`user` may now register versions of this strategy, granted by `added_by`."""
+
+        user: str
+        added_by: str
+
+        def apply(self, strategy: Strategy) -> None:
+            strategy.maintainers.add(self.user)
+
+    class MaintainerRemoved(Aggregate.Event):
+        """`user` may no longer register versions of this strategy (`removed_by` said so)."""
+
+        user: str
+        removed_by: str
+
+        def apply(self, strategy: Strategy) -> None:
+            strategy.maintainers.discard(self.user)
+
     @staticmethod
     def create_id(name: str, **_: object) -> UUID:
         return strategy_id(name)
@@ -88,6 +106,33 @@ class Strategy(Aggregate):
         self.stages: dict[str, int] = {}
         # environment -> the version number of each revision (revision n is at index n - 1)
         self.revisions: dict[str, list[int]] = {}
+        # Who besides the owner (`created_by`) may register versions.
+        self.maintainers: set[str] = set()
+
+    @property
+    def owner(self) -> str:
+        """The user who registered the first version: the name is theirs."""
+        return self.created_by
+
+    def maintained_by(self, user: str) -> bool:
+        """True when `user` owns the strategy or was made one of its maintainers."""
+        return user == self.created_by or user in self.maintainers
+
+    def add_maintainer(self, user: str, added_by: str) -> bool:
+        """Let `user` register versions; False (and no event) when they already may."""
+        check_user(user)
+        if self.maintained_by(user):
+            return False
+        self.trigger_event(self.MaintainerAdded, user=user, added_by=added_by)
+        return True
+
+    def remove_maintainer(self, user: str, removed_by: str) -> None:
+        """Take back `user`'s right to register versions; the owner's cannot be taken."""
+        if user == self.created_by:
+            raise InvalidValue("user", f"{user!r} owns {self.name}; an owner stays a maintainer")
+        if user not in self.maintainers:
+            raise UnknownItem("maintainer", f"{user!r} of {self.name}")
+        self.trigger_event(self.MaintainerRemoved, user=user, removed_by=removed_by)
 
     @property
     def latest_version(self) -> int:
@@ -178,6 +223,16 @@ class Strategy(Aggregate):
             rolled_back_by=rolled_back_by,
         )
         return current + 1, number
+
+
+# A user is a token's subject: printable, no spaces, bounded (it is stored in every event).
+USER = re.compile(r"^[^\s\x00-\x1f\x7f]{1,128}$")
+
+
+def check_user(user: str) -> None:
+    """Raise InvalidValue unless `user` can be a token subject."""
+    if not USER.fullmatch(user):
+        raise InvalidValue("user", f"{user[:40]!r} is not a user: 1-128 characters, no spaces")
 
 
 ENVIRONMENTS = ("staging", "production")

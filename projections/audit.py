@@ -71,6 +71,10 @@ def _entry(e: Any, numbers: dict[Any, int], position: int) -> AuditEntry | None:
     if isinstance(e, StrategyVersion.StageChanged):
         details = {"from": e.previous, "to": e.stage, "cause": e.cause}
         return made(e.changed_by, "stage changed", number, details)
+    if isinstance(e, Strategy.MaintainerAdded):
+        return made(e.added_by, "maintainer added", None, {"user": e.user})
+    if isinstance(e, Strategy.MaintainerRemoved):
+        return made(e.removed_by, "maintainer removed", None, {"user": e.user})
     if isinstance(e, Strategy.Deployed):
         details = {"environment": e.environment, "revision": e.revision}
         return made(e.deployed_by, "deployed", e.number, details)

@@ -43,6 +43,12 @@ def project_strategy(view: StrategyView | None, event: Any) -> StrategyView | No
         return replace(
             view, stages=view.stages | {event.stage: event.number}, updated_at=event.timestamp
         )
+    if isinstance(event, Strategy.MaintainerAdded):
+        maintainers = tuple(sorted({*view.maintainers, event.user}))
+        return replace(view, maintainers=maintainers, updated_at=event.timestamp)
+    if isinstance(event, Strategy.MaintainerRemoved):
+        maintainers = tuple(m for m in view.maintainers if m != event.user)
+        return replace(view, maintainers=maintainers, updated_at=event.timestamp)
     if isinstance(event, Strategy.Deployed | Strategy.RolledBack):
         revision = _revision(event)
         history = [*view.deployments.get(event.environment, []), revision]

@@ -16,7 +16,7 @@ from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from app import params
-from app.auth import READ, RESEARCH, Principal
+from app.auth import READ, RESEARCH, Principal, is_admin
 from app.bootstrap import Container
 from app.openapi import BODY, COMMAND, TOKEN, problems
 from app.params import Cursor, JobIdPath
@@ -141,11 +141,13 @@ class BacktestController(Controller):
         container: Container,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Backtest]:
-        """Cancel a job; 409 when it already finished."""
+        """Cancel a job (its submitter or an admin); 409 when it already finished."""
         command = CancelBacktest(job_id=params.job_id(job_id))
-        actor = request.user.sub
+        actor, admin = request.user.sub, is_admin(request.user)
         view, outcome = await container.commands().run(
-            lambda: container.backtests.cancel_backtest(command, actor, idempotency_key)
+            lambda: container.backtests.cancel_backtest(
+                command, actor, idempotency_key, admin=admin
+            )
         )
         return Response(
             Backtest.of(view),
@@ -166,11 +168,12 @@ class BacktestController(Controller):
         container: Container,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Backtest]:
-        """Run a failed job again as its next attempt; 409 unless it failed."""
+        """Run a failed job again as its next attempt (its submitter or an admin); 409 unless
+        it failed."""
         command = RetryBacktest(job_id=params.job_id(job_id))
-        actor = request.user.sub
+        actor, admin = request.user.sub, is_admin(request.user)
         view, outcome = await container.commands().run(
-            lambda: container.backtests.retry_backtest(command, actor, idempotency_key)
+            lambda: container.backtests.retry_backtest(command, actor, idempotency_key, admin=admin)
         )
         return Response(
             Backtest.of(view),

@@ -107,8 +107,8 @@ class OperationsController(Controller):
 
     @get("/{name:str}/history", opt=READ, sync_to_thread=True, responses=QUERY_PROBLEMS)
     def history(self, name: NamePath, container: Container) -> History:
-        """Every registration, promotion, decision, stage change, deployment and rollback, with
-        actor and time, replayed from the event store."""
+        """Every registration, maintainer change, promotion, decision, stage change, deployment
+        and rollback, with actor and time, replayed from the event store."""
         sid = strategy_id(name)
         if not container.store.exists(sid):
             raise NotFoundException(f"no strategy named {name!r} is registered")

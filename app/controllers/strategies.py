@@ -6,25 +6,28 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app import params
-from app.auth import READ, RESEARCH, Principal
+from app.auth import READ, RESEARCH, Principal, is_admin
 from app.bootstrap import Container
 from app.controllers.backtests import POSITION, IdempotencyKey, Limit
 from app.openapi import BODY, COMMAND, TOKEN, problems
-from app.params import Cursor, NamePath, VersionPath
+from app.params import Cursor, NamePath, UserPath, VersionPath
+from app.rate_limit import COST, REGISTER_COST
 from app.schemas import (
+    MaintainerCreate,
+    Maintainers,
     StrategyDetail,
     StrategyPage,
     StrategySummary,
     StrategyVersionCreate,
     StrategyVersionDetail,
 )
-from commands.messages import RegisterStrategyVersion
+from commands.messages import AddMaintainer, RegisterStrategyVersion, RemoveMaintainer
 from commands.promotion_views import promotion_view
 from commands.views import BacktestJobView, StrategyView, strategy_version_view
 from domain.identity import strategy_version_id
@@ -36,7 +39,7 @@ class StrategyController(Controller):
 
     @post(
         "/{name:str}/versions",
-        opt=RESEARCH,
+        opt=RESEARCH | {COST: REGISTER_COST},
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
         responses=problems(*COMMAND, *BODY),
@@ -54,7 +57,7 @@ class StrategyController(Controller):
             name=name, code=data.code, parameters=data.parameters, description=data.description
         )
         view, outcome = container.strategies.register_strategy_version(
-            command, request.user.sub, idempotency_key
+            command, request.user.sub, idempotency_key, admin=is_admin(request.user)
         )
         container.settle(outcome)
         return Response(
@@ -65,6 +68,53 @@ class StrategyController(Controller):
                 POSITION: str(outcome.position),
             },
         )
+
+    @post(
+        "/{name:str}/maintainers",
+        opt=RESEARCH,
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+        responses=problems(*COMMAND, *BODY),
+    )
+    def add_maintainer(
+        self,
+        name: NamePath,
+        data: MaintainerCreate,
+        request: Request[Principal, Any, Any],
+        container: Container,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Maintainers]:
+        """Let `user` register versions of `name` (the owner or an admin grants it); granting
+        it twice changes nothing."""
+        command = AddMaintainer(name=name, user=data.user)
+        view, outcome = container.strategies.add_maintainer(
+            command, request.user.sub, idempotency_key, admin=is_admin(request.user)
+        )
+        container.settle(outcome)
+        return Response(Maintainers.of(view), headers={POSITION: str(outcome.position)})
+
+    @delete(
+        "/{name:str}/maintainers/{user:str}",
+        opt=RESEARCH,
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+        responses=problems(*COMMAND),
+    )
+    def remove_maintainer(
+        self,
+        name: NamePath,
+        user: UserPath,
+        request: Request[Principal, Any, Any],
+        container: Container,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Maintainers]:
+        """Take back `user`'s right to register versions of `name` (the owner or an admin)."""
+        command = RemoveMaintainer(name=name, user=user)
+        view, outcome = container.strategies.remove_maintainer(
+            command, request.user.sub, idempotency_key, admin=is_admin(request.user)
+        )
+        container.settle(outcome)
+        return Response(Maintainers.of(view), headers={POSITION: str(outcome.position)})
 
     @get("", opt=READ, sync_to_thread=True, responses=problems(*TOKEN, 400, 422))
     def list_strategies(

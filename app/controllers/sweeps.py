@@ -12,11 +12,12 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from app import params
-from app.auth import READ, RESEARCH, Principal
+from app.auth import READ, RESEARCH, Principal, is_admin
 from app.bootstrap import Container
 from app.controllers.backtests import POSITION, IdempotencyKey, Limit
 from app.openapi import BODY, COMMAND, TOKEN, problems
 from app.params import Cursor, SweepIdPath
+from app.rate_limit import COST, SWEEP_COST
 from app.schemas_sweeps import Sweep, SweepCreate, SweepPage, TrialPage
 from commands.messages import CancelSweep, SubmitSweep
 from commands.sweep_views import SweepView
@@ -43,7 +44,7 @@ class SweepController(Controller):
 
     @post(
         "",
-        opt=RESEARCH,
+        opt=RESEARCH | {COST: SWEEP_COST},
         status_code=HTTP_202_ACCEPTED,
         sync_to_thread=True,
         responses=problems(*COMMAND, *BODY),
@@ -119,7 +120,9 @@ class SweepController(Controller):
         Cancelling a finished sweep is 409."""
         known = _sweep(container, sweep_id)
         command = CancelSweep(sweep_id=known.id)
-        view, outcome = container.sweeps.cancel_sweep(command, request.user.sub, idempotency_key)
+        view, outcome = container.sweeps.cancel_sweep(
+            command, request.user.sub, idempotency_key, admin=is_admin(request.user)
+        )
         container.settle(outcome)
         return Response(
             Sweep.of(view, trial_page(view, 0, 100)),

@@ -28,6 +28,10 @@ function auditDetails(e) {
     case "promotion requested":
       return h("div", { class: "audit-details" }, promo, " to ", stageBadge(d.target_stage), " citing backtest ",
         h("a", { href: jobHref(d.backtest_id) }, shortId(d.backtest_id)), " · ", gatesSummary(d.gates || []));
+    case "maintainer added":
+      return h("div", { class: "audit-details" }, `${d.user} may now register versions`);
+    case "maintainer removed":
+      return h("div", { class: "audit-details" }, `${d.user} may no longer register versions`);
     case "promotion approved":
       return h("div", { class: "audit-details" }, promo);
     case "promotion rejected":

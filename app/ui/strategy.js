@@ -128,7 +128,9 @@ export function strategyPage(main, name, asOf) {
       item("Staging", stage("staging"), "stage-staging"),
       item("Live in production", live("production"), "live-production"),
       item("Live in staging", live("staging"), "live-staging"),
-      item("Created", [r.detail.created_by, " · ", when(r.detail.created_at, true)])));
+      item("Created", [r.detail.created_by, " · ", when(r.detail.created_at, true)]),
+      item("Owner", r.detail.created_by, "owner"),
+      item("Maintainers", (r.detail.maintainers || []).join(", ") || h("span", { class: "muted" }, "none"), "maintainers")));
   }
 
   function renderVersions(r) {

@@ -79,6 +79,24 @@ def test_register_list_and_show_strategies(
     assert [v["version"] for v in shown["versions"]] == [1, 2]
 
 
+def test_the_owner_names_maintainers_from_the_cli(server: ServerProcess, tmp_path: Path) -> None:
+    alice, bob = server.token("alice", "researcher"), server.token("bob", "researcher")
+    code = str(write_strategy(tmp_path, "CliOwned"))
+    assert tradai(server, "strategy", "register", code, token=alice).returncode == 0
+    refused = tradai(server, "strategy", "register", code, token=bob)
+    assert refused.returncode == 1 and "belongs to alice" in refused.stderr
+    added = tradai(server, "strategy", "maintainers", "add", "CliOwned", "bob", token=alice)
+    assert added.returncode == 0, added.stderr
+    assert "owner alice; maintainers: bob" in added.stdout
+    assert tradai(server, "strategy", "register", code, token=bob).returncode == 0
+    shown = tradai(server, "strategy", "show", "CliOwned", token=bob)
+    assert "owner alice; maintainers: bob" in shown.stdout
+    gone = tradai(server, "strategy", "maintainers", "remove", "CliOwned", "bob", token=alice)
+    assert "maintainers: none" in gone.stdout
+    listed = tradai(server, "strategy", "maintainers", "list", "CliOwned", token=bob)
+    assert "owner alice; maintainers: none" in listed.stdout
+
+
 def test_submit_follow_then_result(server: ServerProcess, researcher: str, tmp_path: Path) -> None:
     tradai(
         server, "strategy", "register", str(write_strategy(tmp_path, "Followed")), token=researcher

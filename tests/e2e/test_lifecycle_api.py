@@ -77,6 +77,11 @@ def test_full_lifecycle(server: ServerProcess) -> None:  # noqa: PLR0915
     assert alice.post("/strategies/Lifecycle/versions", json={"code": code}).status_code == 201
     done += [("alice", "strategy created", None), ("alice", "version registered", 1)]
     v2_code = code.replace('minimal_roi = {"0": 0.04', 'minimal_roi = {"0": 0.05')
+    refused = bob.post("/strategies/Lifecycle/versions", json={"code": v2_code})
+    assert refused.status_code == 403  # alice's name: bob may add versions once she lets him
+    grant = alice.post("/strategies/Lifecycle/maintainers", json={"user": "bob"})
+    assert grant.status_code == 200, grant.text
+    done.append(("alice", "maintainer added", None))
     assert bob.post("/strategies/Lifecycle/versions", json={"code": v2_code}).status_code == 201
     done.append(("bob", "version registered", 2))
     job1, job2 = backtest(alice, 1), backtest(bob, 2)

@@ -73,8 +73,8 @@ def test_two_commands_on_one_aggregate_run_again_one_by_one(store: EventStore) -
     result = execute_batch(
         store,
         [
-            lambda: backtests.cancel_backtest(cancel, "alice"),
-            lambda: backtests.cancel_backtest(cancel, "bob"),
+            lambda: backtests.cancel_backtest(cancel, "alice", admin=True),
+            lambda: backtests.cancel_backtest(cancel, "bob", admin=True),
         ],
     )
     done, refused = result.answers
@@ -119,7 +119,9 @@ def test_batched_commands_read_their_writes_and_the_model_equals_a_rebuild(
             assert live.get_job(view.id) is not None  # visible once answered
             if key is None and n % 3 == 0:
                 cancelled, _ = await batcher.run(
-                    lambda: backtests.cancel_backtest(CancelBacktest(job_id=view.id), "alice")
+                    lambda: backtests.cancel_backtest(
+                        CancelBacktest(job_id=view.id), "alice", admin=True
+                    )
                 )
                 assert live.get_job(view.id).status == cancelled.status == "cancelled"  # type: ignore[union-attr]
 

@@ -94,7 +94,7 @@ def _history(
                 job.fail("strategy raised an exception")
             store.commit(job)
         elif fate == "cancel":
-            backtests.cancel_backtest(CancelBacktest(job_id=view.id), "bob")
+            backtests.cancel_backtest(CancelBacktest(job_id=view.id), "bob", admin=True)
     _promotions(store)
 
 
@@ -141,7 +141,7 @@ def _sweep_history(store: EventStore) -> list[str]:
     cancelled, _ = sweeps.submit_sweep(submit_sweep(method="random"), "bob")
     running, *_ = sweeps.ask_trials(cancelled.id, in_flight=3)
     ExecutionCommands(store).claim(running, "w", 60)
-    sweeps.cancel_sweep(CancelSweep(sweep_id=cancelled.id), "bob")
+    sweeps.cancel_sweep(CancelSweep(sweep_id=cancelled.id), "bob", admin=True)
     waiting, _ = sweeps.submit_sweep(submit_sweep(), "carol")
     sweeps.ask_trials(waiting.id, in_flight=2)
     assert sweeps.sweep(completed.id).status.value == "completed"

@@ -86,3 +86,16 @@ class ServerProcess:
             args += ["--role", role]
         done = subprocess.run(args, env=self.env(), check=True, capture_output=True, text=True)
         return done.stdout.strip()
+
+
+def grant_maintainer(server: ServerProcess, strategy: str, user: str) -> None:
+    """As an admin, let `user` register versions of `strategy` (the seeded sample strategy is the
+    service's own, `tradai-seed`'s)."""
+    headers = {"Authorization": f"Bearer {server.token('root', 'admin')}"}
+    answer = httpx.post(
+        f"{server.url}/api/v1/strategies/{strategy}/maintainers",
+        json={"user": user},
+        headers=headers,
+        timeout=15,
+    )
+    answer.raise_for_status()

@@ -20,10 +20,12 @@ from app.event_catalog import AGGREGATES, event_classes, event_schemas
 from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
 from commands.messages import (
+    AddMaintainer,
     CancelBacktest,
     CancelSweep,
     DecidePromotion,
     DeployVersion,
+    RemoveMaintainer,
     RequestPromotion,
     RetryBacktest,
     RollBack,
@@ -169,6 +171,8 @@ def _every_event_type(store: EventStore) -> list[StoredEvent]:
         store, GateThresholds(min_trades=10, max_drawdown=0.25, min_profit=0.0)
     )
     strategies.register_strategy_version(register(), "alice")
+    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="bob"), "alice")
+    strategies.remove_maintainer(RemoveMaintainer(name="EmaCross", user="bob"), "alice")
 
     def job(version: int = 1, key: str | None = None) -> UUID:
         view, _ = backtests.submit_backtest(submit(strategy_version=version), "alice", key)
@@ -183,10 +187,10 @@ def _every_event_type(store: EventStore) -> list[StoredEvent]:
     execution.lose_attempt(failed, 1, "worker died", 2)
     assert execution.claim(failed, "w", 30)
     execution.fail(failed, 2, "strategy raised")
-    backtests.retry_backtest(RetryBacktest(job_id=failed), "alice")
+    backtests.retry_backtest(RetryBacktest(job_id=failed), "alice", admin=True)
     RemoteExecution(execution).dispatched(failed, "message-1")
     cancelled = job()
-    backtests.cancel_backtest(CancelBacktest(job_id=cancelled), "bob")
+    backtests.cancel_backtest(CancelBacktest(job_id=cancelled), "bob", admin=True)
     execution.confirm_cancel(cancelled, 1)
 
     def promote(number: int, stage: str, approve: bool = True) -> None:
@@ -230,7 +234,7 @@ def _every_sweep_event(store: EventStore) -> None:
         view, _ = sweeps.submit_sweep(submit_sweep(strategy="Swept", max_trials=1), "alice")
         [trial] = sweeps.ask_trials(view.id, in_flight=1)
         if outcome is None:
-            sweeps.cancel_sweep(CancelSweep(sweep_id=view.id), "bob")
+            sweeps.cancel_sweep(CancelSweep(sweep_id=view.id), "bob", admin=True)
             continue
         run_pending_trials(store, view.id, lambda _, result=outcome: result)
         sweeps.record_trial_end(trial)

@@ -8,7 +8,7 @@ import pytest
 
 from commands.backtests import BacktestCommands
 from commands.errors import ConcurrencyConflict, IdempotencyKeyReused, NotFound, UnknownReference
-from commands.messages import CancelBacktest
+from commands.messages import AddMaintainer, CancelBacktest
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from domain.backtest_job import BacktestJob
@@ -18,6 +18,7 @@ from tests.factories import LEASE, register, strategy_code, submit
 
 def test_registering_numbers_versions_and_hashes_code(strategies: StrategyCommands) -> None:
     first, _ = strategies.register_strategy_version(register(), "alice")
+    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="bob"), "alice")
     second, _ = strategies.register_strategy_version(
         register(code=strategy_code(stoploss=-0.2)), "bob"
     )
@@ -61,10 +62,10 @@ def test_cancel_before_start_cancels_at_once(
 ) -> None:
     strategies.register_strategy_version(register(), "alice")
     job, _ = backtests.submit_backtest(submit(), "alice")
-    cancelled, _ = backtests.cancel_backtest(CancelBacktest(job_id=job.id), "bob")
+    cancelled, _ = backtests.cancel_backtest(CancelBacktest(job_id=job.id), "bob", admin=True)
     assert cancelled.status == "cancelled" and cancelled.cancel_requested
     with pytest.raises(IllegalTransition):
-        backtests.cancel_backtest(CancelBacktest(job_id=job.id), "bob")
+        backtests.cancel_backtest(CancelBacktest(job_id=job.id), "bob", admin=True)
 
 
 def test_cancel_of_a_running_job_only_requests_it(
@@ -75,13 +76,13 @@ def test_cancel_of_a_running_job_only_requests_it(
     job = backtests.job(view.id)
     job.start(attempt=1, worker="w1", lease_expires_at=LEASE)
     store.commit(job)
-    requested, _ = backtests.cancel_backtest(CancelBacktest(job_id=view.id), "bob")
+    requested, _ = backtests.cancel_backtest(CancelBacktest(job_id=view.id), "bob", admin=True)
     assert requested.status == "running" and requested.cancel_requested
 
 
 def test_cancel_of_an_unknown_job_is_not_found(backtests: BacktestCommands) -> None:
     with pytest.raises(NotFound):
-        backtests.cancel_backtest(CancelBacktest(job_id=uuid4()), "bob")
+        backtests.cancel_backtest(CancelBacktest(job_id=uuid4()), "bob", admin=True)
 
 
 def test_same_key_same_body_returns_the_first_result(

@@ -174,7 +174,7 @@ def test_cancelling_a_running_job_stops_it(harness: Harness) -> None:
     harness.node()
     job_id = harness.submit("# memory-run: hold")
     harness.wait(job_id, lambda v: v.status == "running")
-    harness.backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
     view = harness.wait(job_id, final)
     assert view.status == "cancelled" and "bob" in (view.error or "")
     kinds = harness.events(job_id)
@@ -190,8 +190,10 @@ def test_jobs_wait_for_a_free_worker_and_run_in_order(harness: Harness) -> None:
     harness.wait(holder, lambda v: v.status == "running")
     time.sleep(0.2)
     assert {harness.job(j).status for j in waiting} == {"submitted"}
-    harness.backtests.cancel_backtest(CancelBacktest(job_id=waiting[1]), "bob")  # never runs
-    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder), "bob")
+    harness.backtests.cancel_backtest(
+        CancelBacktest(job_id=waiting[1]), "bob", admin=True
+    )  # never runs
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder), "bob", admin=True)
     views = [harness.wait(j, final) for j in waiting]
     assert [v.status for v in views] == ["completed", "cancelled", "completed"]
     assert views[0].started_at is not None and views[2].started_at is not None
@@ -218,7 +220,7 @@ def test_waiting_jobs_are_served_by_priority_then_fairly_across_submitters(
         0
     ].id
     time.sleep(0.2)
-    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder.id), "alice")
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder.id), "alice", admin=True)
     views = {j: harness.wait(j, final) for j in [*alices, bobs, low_one, high]}
     order = sorted(views, key=lambda j: views[j].started_at)  # type: ignore[arg-type,return-value]
     # High first; then alice and bob take turns (alice's first came first); low last.
@@ -238,7 +240,7 @@ def test_a_restart_loses_no_waiting_job_and_runs_none_twice(harness: Harness) ->
     time.sleep(0.2)  # the dispatcher has read them (and holds them in memory only)
     first.stop()
     harness.nodes.remove(first)
-    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder.id), "alice")
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=holder.id), "alice", admin=True)
     harness.node("node-b", size=1)
     for job_id in waiting:
         view = harness.wait(job_id, final)
@@ -257,7 +259,7 @@ def test_a_restart_hands_running_jobs_back_and_resumes_them(harness: Harness) ->
     harness.node("node-b")
     view = harness.wait(job_id, lambda v: v.status == "running" and v.attempt == 2)
     assert view.worker == "node-b"
-    harness.backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
     harness.wait(job_id, final)
 
 
@@ -286,7 +288,7 @@ def test_leases_of_local_runs_are_renewed(harness: Harness) -> None:
     after = harness.job(job_id).lease_expires_at
     assert before is not None and after is not None and after > before
     assert harness.job(job_id).status == "running"
-    harness.backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+    harness.backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
     harness.wait(job_id, final)
 
 
@@ -328,7 +330,7 @@ def test_concurrent_progress_and_cancel_both_land(store: EventStore) -> None:
     thread = threading.Thread(target=progress)
     thread.start()
     barrier.wait()
-    BacktestCommands(store).cancel_backtest(CancelBacktest(job_id=view.id), "bob")
+    BacktestCommands(store).cancel_backtest(CancelBacktest(job_id=view.id), "bob", admin=True)
     thread.join()
     kinds = [type(e).__name__ for e in store.aggregate_events(view.id)]
     assert kinds.count("ProgressReported") == 20 and kinds.count("CancelRequested") == 1

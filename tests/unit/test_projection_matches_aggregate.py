@@ -8,7 +8,14 @@ from uuid import UUID
 from adapters.memory_read_store import InMemoryReadStore
 from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
-from commands.messages import CancelBacktest, CancelSweep, DecidePromotion, RequestPromotion
+from commands.messages import (
+    AddMaintainer,
+    CancelBacktest,
+    CancelSweep,
+    DecidePromotion,
+    RemoveMaintainer,
+    RequestPromotion,
+)
 from commands.promotions import PromotionCommands
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
@@ -17,7 +24,7 @@ from commands.sweeps import SweepCommands, pending
 from commands.views import job_view, strategy_version_view
 from domain.backtest_job import BacktestJob
 from domain.errors import InvalidValue
-from domain.identity import strategy_version_id
+from domain.identity import strategy_id, strategy_version_id
 from domain.promotion import GateThresholds
 from domain.sweep import Sweep
 from projections.read_model import ReadModelProjector
@@ -53,13 +60,18 @@ def test_projected_documents_equal_aggregate_views(
     backtests: BacktestCommands,
 ) -> None:
     strategies.register_strategy_version(register(), "alice")
+    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="bob"), "alice")
+    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="carol"), "alice")
     strategies.register_strategy_version(register(code=strategy_code(stoploss=-0.2)), "bob")
+    strategies.remove_maintainer(
+        RemoveMaintainer(name="EmaCross", user="carol"), "admin1", admin=True
+    )
     jobs = [backtests.submit_backtest(submit(), "alice")[0].id for _ in range(5)]
     _drive(store, backtests, jobs[0], "start", "progress", "complete")
     _drive(store, backtests, jobs[1], "start", "fail")
     _drive(store, backtests, jobs[2], "start", "progress")
-    backtests.cancel_backtest(CancelBacktest(job_id=jobs[2]), "bob")
-    backtests.cancel_backtest(CancelBacktest(job_id=jobs[3]), "bob")
+    backtests.cancel_backtest(CancelBacktest(job_id=jobs[2]), "bob", admin=True)
+    backtests.cancel_backtest(CancelBacktest(job_id=jobs[3]), "bob", admin=True)
     _catch_up(store, read_store)
 
     for job_id in jobs:
@@ -88,6 +100,8 @@ def test_projected_documents_equal_aggregate_views(
     assert read_store.get_strategy("EmaCross").stages["staging"] == 2  # type: ignore[union-attr]
     catalog = read_store.get_strategy("EmaCross")
     assert catalog is not None and catalog.latest_version == 2 and catalog.versions == (1, 2)
+    strategy = store.load(strategy_id("EmaCross"), "strategy")
+    assert (catalog.created_by, catalog.maintainers) == (strategy.owner, ("bob",))
     statuses = {read_store.get_job(j).status for j in jobs}  # type: ignore[union-attr]
     assert statuses == {"completed", "failed", "running", "cancelled"}
 
@@ -121,7 +135,7 @@ def _sweeps_of_every_fate(store: EventStore) -> list[UUID]:
     execution.complete(finished, 1, {"sharpe": 0.5}, {})
     sweeps.record_trial_end(finished)
     execution.claim(running, "w", 60)
-    sweeps.cancel_sweep(CancelSweep(sweep_id=cancelled.id), "carol")
+    sweeps.cancel_sweep(CancelSweep(sweep_id=cancelled.id), "carol", admin=True)
     execution.confirm_cancel(running, 1)
     sweeps.record_trial_end(running)
     made.append(cancelled.id)

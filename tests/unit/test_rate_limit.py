@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from litestar import Litestar, get, post
-from litestar.exceptions import TooManyRequestsException
 from litestar.middleware import DefineMiddleware
 from litestar.testing import TestClient
 
@@ -35,6 +34,11 @@ def add_other_thing() -> str:
     return "added"
 
 
+@post("/dear-things", opt=RESEARCH | {rate_limit.COST: 2}, sync_to_thread=False)
+def add_dear_thing() -> str:
+    return "added"
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -51,10 +55,14 @@ def clock() -> Clock:
 @pytest.fixture
 def client(clock: Clock) -> Iterator[TestClient[Litestar]]:
     app = Litestar(
-        route_handlers=[read_things, add_thing, add_other_thing],
+        route_handlers=[read_things, add_thing, add_other_thing, add_dear_thing],
         middleware=[
             DefineMiddleware(JWTAuthMiddleware, secret=SECRET, exclude=[], scopes={"http"}),
-            DefineMiddleware(WriteRateLimitMiddleware, budgets=WriteBudgets(PER_MINUTE, clock)),
+            DefineMiddleware(
+                WriteRateLimitMiddleware,
+                budgets=WriteBudgets(PER_MINUTE, clock),
+                per_minute=PER_MINUTE,
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
     )
@@ -138,9 +146,19 @@ def test_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> 
     limiter.spend("g")  # d, e, f are all still spending: start over rather than grow
     assert set(limiter._buckets) == {"g"}
     for _ in range(PER_MINUTE - 1):
-        limiter.spend("g")
-    with pytest.raises(TooManyRequestsException):
-        limiter.spend("g")
+        assert limiter.spend("g") == 0.0
+    assert limiter.spend("g") == 20.0  # one write back every 20 s
+
+
+def test_a_dear_write_spends_what_its_route_costs(
+    client: TestClient[Litestar], clock: Clock
+) -> None:
+    token = mint_token(SECRET, "alice", ["researcher"], 3600)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/dear-things", headers=headers).status_code == 201  # 2 of 3
+    refused = client.post("/dear-things", headers=headers)  # 1 left, 2 wanted
+    assert refused.status_code == 429 and "counts 2" in refused.json()["detail"]
+    assert client.post("/things", headers=headers).status_code == 201  # 1 is enough here
 
 
 def test_zero_turns_the_limit_off() -> None:

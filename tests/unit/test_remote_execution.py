@@ -149,7 +149,7 @@ def test_a_retried_job_needs_a_dispatch_again(
     assert remote.dispatched(job_id, "m-1")
     failed_job(remote, job_id)
     assert not job(execution, job_id).needs_dispatch  # a failed job waits for nothing
-    backtests.retry_backtest(RetryBacktest(job_id=job_id), "bob")
+    backtests.retry_backtest(RetryBacktest(job_id=job_id), "bob", admin=True)
     assert job(execution, job_id).needs_dispatch
     assert remote.dispatched(job_id, "m-2")
     last = events_of(store, job_id, BacktestJob.Dispatched)[-1]
@@ -250,7 +250,7 @@ def test_a_lost_running_job_with_a_cancel_request_ends_cancelled_on_the_next_cla
     job_id: UUID,
 ) -> None:
     claimed(remote, job_id, "w1")
-    view, _ = backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+    view, _ = backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
     assert view.status == "running" and view.cancel_requested  # a worker holds it
     clock.advance(LEASE + 1)
     claim = remote.claim(job_id, "w2", LEASE)
@@ -376,7 +376,7 @@ def test_a_cancel_is_confirmed_once(
     job_id: UUID,
 ) -> None:
     claimed(remote, job_id)
-    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
     first = remote.settle(job_id, 1, Settlement.CANCELLED, reason="asked to")
     again = remote.settle(job_id, 1, Settlement.CANCELLED, reason="asked to")
     assert (first, again) == (Report.ACCEPTED, Report.ALREADY_RECORDED)
@@ -409,7 +409,7 @@ def test_heartbeat_and_progress_speak_only_for_the_current_attempt(
         0.5,
     )
 
-    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
     held = remote.heartbeat(job_id, 2, LEASE)
     assert held is not None and held.cancel_requested_by == "bob"
     moved = remote.progress(job_id, 2, "backtest", 0.7)
@@ -491,7 +491,7 @@ def _settle_as(
     elif state == "completed":
         remote.settle(job_id, 1, Settlement.COMPLETED, summary=SUMMARY)
     elif state == "cancelled":
-        backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+        backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
         remote.settle(job_id, 1, Settlement.CANCELLED, reason="asked to")
 
 
@@ -508,7 +508,7 @@ def test_only_a_failed_job_can_be_retried(
     assert job(execution, job_id).status.value == state
     before = names(store, job_id)
     with pytest.raises(IllegalTransition):
-        backtests.retry_backtest(RetryBacktest(job_id=job_id), "bob")
+        backtests.retry_backtest(RetryBacktest(job_id=job_id), "bob", admin=True)
     assert names(store, job_id) == before
 
 
@@ -521,10 +521,12 @@ def test_a_retried_job_waits_again_and_its_projection_equals_the_aggregate(
 ) -> None:
     claimed(remote, job_id)
     assert remote.progress(job_id, 1, "backtest", 0.4) is not None
-    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")  # a request, then a failure
+    backtests.cancel_backtest(
+        CancelBacktest(job_id=job_id), "bob", admin=True
+    )  # a request, then a failure
     assert remote.settle(job_id, 1, Settlement.FAILED, reason="1 / 0") is Report.ACCEPTED
 
-    view, _ = backtests.retry_backtest(RetryBacktest(job_id=job_id), "carol")
+    view, _ = backtests.retry_backtest(RetryBacktest(job_id=job_id), "carol", admin=True)
     retried = job(execution, job_id)
     assert (retried.status, retried.error, retried.finished_at) == (JobStatus.QUEUED, None, None)
     assert retried.cancel_requested_by is None and retried.progress_fraction == 0.0
@@ -584,7 +586,7 @@ def test_the_dispatcher_sends_each_job_once_even_when_it_reads_the_log_again(
     claimed(remote, jobs[0])  # a lost attempt is delivered again by the queue, not resent
     remote.settle(jobs[0], 1, Settlement.LOST, reason="killed")
     failed_job(remote, jobs[1])
-    backtests.retry_backtest(RetryBacktest(job_id=jobs[1]), "bob")
+    backtests.retry_backtest(RetryBacktest(job_id=jobs[1]), "bob", admin=True)
     _follow(store, executor, executor.position())  # on from where it stopped
     assert [(m.job_id, m.attempt) for _, m in queue.sent[2:]] == [(jobs[1], 2)]
 
@@ -607,7 +609,7 @@ def test_the_dispatcher_skips_a_job_cancelled_before_it_was_read(
 ) -> None:
     queue = FakeQueue()
     executor, _ = _executor(store, execution, queue)
-    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob")
+    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
     _follow(store, executor)
     assert queue.sent == []
     assert events_of(store, job_id, BacktestJob.Dispatched) == []

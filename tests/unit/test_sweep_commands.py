@@ -128,7 +128,7 @@ def test_cancel_cancels_unfinished_trials_and_keeps_finished_ones(
     sweeps.record_trial_end(finished)
     assert execution.claim(running, "w", 60) is not None
 
-    cancelled, _ = sweeps.cancel_sweep(CancelSweep(sweep_id=view.id), "bob")
+    cancelled, _ = sweeps.cancel_sweep(CancelSweep(sweep_id=view.id), "bob", admin=True)
 
     assert cancelled.status == "cancelled"
     assert [t.status for t in cancelled.trials] == ["completed", "pending", "cancelled"]
@@ -144,6 +144,6 @@ def test_cancel_cancels_unfinished_trials_and_keeps_finished_ones(
     assert sweep.status.value == "cancelled" and (sweep.done, sweep.failed) == (1, 2)
     assert sweep.best is not None and sweep.best.trial == 0
     with pytest.raises(IllegalTransition):
-        sweeps.cancel_sweep(CancelSweep(sweep_id=view.id), "bob")
+        sweeps.cancel_sweep(CancelSweep(sweep_id=view.id), "bob", admin=True)
     with pytest.raises(NotFound):
-        sweeps.cancel_sweep(CancelSweep(sweep_id=uuid4()), "bob")
+        sweeps.cancel_sweep(CancelSweep(sweep_id=uuid4()), "bob", admin=True)

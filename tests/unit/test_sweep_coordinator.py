@@ -119,7 +119,7 @@ def test_a_cancelled_sweep_asks_nothing_more(store: EventStore) -> None:
     view, _ = commands.submit_sweep(submit_sweep(), "alice")
     subscriber = coordinator(store, InMemoryReadStore(), in_flight=2)
     drain(store, subscriber)
-    commands.cancel_sweep(CancelSweep(sweep_id=view.id), "alice")
+    commands.cancel_sweep(CancelSweep(sweep_id=view.id), "alice", admin=True)
     drain(store, subscriber)
     sweep = the_sweep(store, view.id)
     assert sweep.status is SweepStatus.CANCELLED

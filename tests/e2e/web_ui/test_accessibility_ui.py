@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import DESKTOP, PHONE
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, grant_maintainer
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +68,7 @@ def wait_for(api: httpx.Client, path: str, final: set[str], timeout: float = 120
 
 @pytest.fixture(scope="module")
 def prepared(server: ServerProcess) -> Iterator[Prepared]:
+    grant_maintainer(server, STRATEGY, "alice")  # the sample strategy is tradai-seed's
     with (
         api_client(server, "alice", "researcher") as alice,
         api_client(server, "bob", "approver") as bob,

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import DESKTOP, DRAWN_PIXELS, PHONE, screenshot, sign_in
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, grant_maintainer
 
 SAMPLE = Path(__file__).resolve().parents[3] / "app" / "samples" / "SampleEmaCross.py"
 RUN = {"strategy": "SampleEmaCross", "pairs": ["BTC/USDT"], "timeframe": "5m"}
@@ -55,6 +55,7 @@ def version_two() -> str:
 def runs(server: ServerProcess) -> Iterator[dict[str, Any]]:
     """Job ids a (v1, fast_span 8), b (v1, fast_span 16) and c (v2, fast_span 16), completed, with
     their results."""
+    grant_maintainer(server, "SampleEmaCross", "alice")  # the sample strategy is tradai-seed's
     headers = {"Authorization": f"Bearer {server.token('alice', 'researcher')}"}
     with httpx.Client(base_url=f"{server.url}/api/v1", headers=headers, timeout=30) as api:
         registered = api.post(

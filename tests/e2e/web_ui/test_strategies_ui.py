@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.support.browser import DESKTOP, PHONE, screenshot, sign_in
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, grant_maintainer
 
 STRATEGY = "SampleEmaCross"
 ZONE = "America/New_York"  # the browser's time zone: "as of" is entered in it
@@ -63,6 +63,7 @@ def completed(api: httpx.Client, job_id: str) -> str:
 @pytest.fixture(scope="module")
 def prepared(server: ServerProcess) -> Iterator[Prepared]:
     """Through the REST API, what a promotion needs: v2 registered, completed backtests."""
+    grant_maintainer(server, STRATEGY, "alice")  # the sample strategy is tradai-seed's
     with client(server, server.token("alice", "researcher")) as api:
         code = (resources.files("app.samples") / f"{STRATEGY}.py").read_text()
         v2 = code.replace('minimal_roi = {"0": 0.04', 'minimal_roi = {"0": 0.05')
@@ -221,7 +222,7 @@ def test_promotion_lifecycle_four_eyes_deploy_rollback_audit_and_time_travel(  #
     # The audit history: every step, its actor, in the order it happened.
     steps = [
         ("strategy created", "tradai-seed"), ("version registered", "tradai-seed"),
-        ("version registered", "alice"),
+        ("maintainer added", "root"), ("version registered", "alice"),
         ("promotion requested", "alice"), ("promotion approved", "bob"), ("stage changed", "bob"),
         ("deployed", "olga"),
         ("promotion requested", "alice"), ("promotion approved", "bob"), ("stage changed", "bob"),
@@ -234,8 +235,11 @@ def test_promotion_lifecycle_four_eyes_deploy_rollback_audit_and_time_travel(  #
     assert actors == [who for _, who in steps]
     positions = [int(p) for p in entries.evaluate_all("els => els.map(e => e.dataset.position)")]
     assert positions == sorted(positions)
-    expect(entries.nth(3)).to_contain_text("5 of 5 gates passed")
-    expect(entries.nth(11)).to_contain_text("staging: revision 3 runs revision 1's version")
+    expect(entries.nth(2)).to_contain_text("alice may now register versions")
+    expect(olga.locator("#owner dd")).to_have_text("tradai-seed")
+    expect(olga.locator("#maintainers dd")).to_have_text("alice")
+    expect(entries.nth(4)).to_contain_text("5 of 5 gates passed")
+    expect(entries.nth(12)).to_contain_text("staging: revision 3 runs revision 1's version")
     expect(olga.get_by_role("button", name="Deploy to staging")).to_be_visible()
     screenshot(olga, "ui-strategy.png", full_page=True)
 
