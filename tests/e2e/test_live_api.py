@@ -265,6 +265,7 @@ def test_a_slow_client_is_closed_and_others_are_not_slowed(tmp_path: Path) -> No
         "BACKEND_EXECUTOR": "off",
         "BACKEND_WS_BUFFER_MESSAGES": "200",
         "BACKEND_SUBSCRIBER_POLL_INTERVAL": "0.05",
+        "BACKEND_MAX_QUEUED_PER_USER": "0",  # alice's 20,000 jobs below are only history
     }
     server = ServerProcess(tmp_path / "slow", env)
     server.start()
