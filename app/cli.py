@@ -67,6 +67,10 @@ def serve(
         log_level=settings.log_level,
         log_config=None,  # the app configured logging (structlog): uvicorn's lines go there too
         access_log=False,
+        # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 unless told otherwise: only the
+        # proxies named in BACKEND_TRUSTED_PROXIES may say who the client is.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
 
 
@@ -74,15 +78,23 @@ def serve(
 def token(
     sub: Annotated[str, typer.Option(help="the user the token speaks for")],
     role: Annotated[list[Role], typer.Option(help="a role; repeat for several")],
-    ttl: Annotated[int | None, typer.Option(help="lifetime in seconds")] = None,
+    ttl: Annotated[
+        int | None,
+        typer.Option(help="lifetime in seconds (at most BACKEND_JWT_MAX_TTL_SECONDS)", min=1),
+    ] = None,
 ) -> None:
     """Mint a token signed with the local secret (BACKEND_JWT_SECRET or data_dir/jwt-secret)."""
     settings = _settings()
-    typer.echo(
-        mint_token(
-            jwt_secret(settings), sub, [r.value for r in role], ttl or settings.jwt_ttl_seconds
+    lifetime = ttl or settings.jwt_ttl_seconds
+    if lifetime > settings.jwt_max_ttl_seconds:
+        # Refused rather than shortened: a token that silently dies sooner than asked is worse.
+        typer.echo(
+            f"error: --ttl {lifetime} is longer than BACKEND_JWT_MAX_TTL_SECONDS "
+            f"({settings.jwt_max_ttl_seconds} s): the API would refuse the token; ask for less",
+            err=True,
         )
-    )
+        raise typer.Exit(2)
+    typer.echo(mint_token(jwt_secret(settings), sub, [r.value for r in role], lifetime))
 
 
 @cli.command("settings")

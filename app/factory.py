@@ -26,6 +26,7 @@ from app.controllers.ui import UI_ROUTES
 from app.controllers.workers import WorkerController
 from app.gateway import Gateway
 from app.identity_provider import identity_provider
+from app.live_sessions import LiveSessions
 from app.log_redaction import redact_tokens_in_server_logs
 from app.logging_setup import configure_logging
 from app.metrics import MetricsMiddleware, metrics_registry
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 JWTAuthMiddleware,
                 secret=container.jwt_secret,
                 identity_provider=identity_provider(settings),
+                max_ttl=settings.jwt_max_ttl_seconds,
                 exclude=PUBLIC_PATHS,
                 scopes={"http", "websocket"},
             ),
@@ -132,6 +134,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.container = container
     app.state.gateway = gateway
+    app.state.live_sessions = LiveSessions(
+        settings.ws_max_connections_per_user,
+        settings.ws_max_connections,
+        settings.ws_replay_events_per_minute,
+    )
     app.state.metrics_registry, http_metrics = metrics_registry(container)
     app.asgi_handler = MetricsMiddleware(app.asgi_handler, http_metrics)
     if tracing_enabled():  # OTEL_EXPORTER_OTLP_ENDPOINT: OpenTelemetry is imported only then
