@@ -3,6 +3,8 @@
 Final reports are retried (tenacity, exponential backoff) while the API is unreachable or
 answers 5xx/429, so a restarting API loses nothing: a report repeated after an answer that got
 lost is answered `already recorded`. Progress is best effort: the next report supersedes it.
+Every report carries the secret the claim answered with (header X-Claim-Secret): the API
+accepts a report only from the claim it belongs to.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class ApiUnavailable(Exception):
 
 class RefusedReport(Exception):
     """The API refused a report as malformed (4xx other than 409): a bug, not a state."""
+
+
+SECRET_HEADER = "X-Claim-Secret"
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,15 @@ class WorkerApi:
         for client in self.clients:
             client.close()
 
-    def _post(self, path: str, body: Any = None) -> httpx.Response:
+    def _post(self, path: str, body: Any = None, secret: str = "") -> httpx.Response:
         """POST to the current replica; an unreachable one is swapped for the next (the caller
-        retries), one that answers 5xx too."""
+        retries), one that answers 5xx too. `secret`: the claim's, for a report."""
         index = self._current
+        headers = {SECRET_HEADER: secret} if secret else None
         try:
-            response = self.clients[index].post(path, json=body if body is not None else {})
+            response = self.clients[index].post(
+                path, json=body if body is not None else {}, headers=headers
+            )
         except httpx.HTTPError as error:
             self._current = (index + 1) % len(self.clients)
             raise ApiUnavailable(
@@ -93,7 +101,7 @@ class WorkerApi:
         if response.status_code == 429:
             raise ApiUnavailable(f"{self.urls[index]} answered 429")
         if response.status_code in (401, 403):
-            raise RefusedReport(f"the API refused the worker's token: {_detail(response)}")
+            raise RefusedReport(f"the API refused the report: {_detail(response)}")
         return response
 
     def _retrying(self, seconds: float) -> Retrying:
@@ -116,22 +124,30 @@ class WorkerApi:
             return ClaimAnswer(settled=_detail(response))
         raise RefusedReport(f"claim of job {job_id}: {_detail(response)}")
 
-    def heartbeat(self, job_id: UUID, attempt: int) -> HeldAnswer:
+    def heartbeat(self, job_id: UUID, attempt: int, secret: str) -> HeldAnswer:
         path = f"/{job_id}/attempts/{attempt}/heartbeat"
-        return self._held(self._retrying(2.0)(self._post, path))
+        return self._held(self._retrying(2.0)(self._post, path, None, secret))
 
-    def progress(self, job_id: UUID, attempt: int, phase: str, fraction: float) -> HeldAnswer:
+    def progress(
+        self, job_id: UUID, attempt: int, secret: str, phase: str, fraction: float
+    ) -> HeldAnswer:
         body = {"phase": phase, "fraction": fraction}
         path = f"/{job_id}/attempts/{attempt}/progress"
-        return self._held(self._retrying(1.0)(self._post, path, body))
+        return self._held(self._retrying(1.0)(self._post, path, body, secret))
 
     def report(
-        self, job_id: UUID, attempt: int, outcome: str, body: dict[str, Any], patience: float
+        self,
+        job_id: UUID,
+        attempt: int,
+        secret: str,
+        outcome: str,
+        body: dict[str, Any],
+        patience: float,
     ) -> bool:
         """Send a final report, retrying for up to `patience` seconds; True when the API
         recorded it (now or before), False when the attempt was over."""
         path = f"/{job_id}/attempts/{attempt}/{outcome}"
-        response = self._retrying(patience)(self._post, path, body)
+        response = self._retrying(patience)(self._post, path, body, secret)
         if response.status_code == 200:
             return True
         if response.status_code == 409:
