@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -57,11 +58,24 @@ class WorkerApi:
     """HTTP calls of one worker, with a `worker` token. `url` may list several API replicas,
     comma-separated: a replica that cannot be reached is left for the next one."""
 
-    def __init__(self, url: str, token: str, worker: str, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        worker: str,
+        timeout: float = 15.0,
+        token_file: Path | None = None,
+    ) -> None:
         self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
         if not self.urls:
             raise ValueError("no API URL: set TRADAI_URL")
         self.worker = worker
+        # Worker tokens are short-lived: with a token file, whatever renews them (a timer
+        # running `tradai token`, a secrets agent) replaces the file, and the next call uses it.
+        self.token_file = token_file
+        self._token_stamp: tuple[int, int] | None = None
+        if token_file is not None:
+            token = self._read_token() or token
         self.clients = [
             httpx.Client(
                 base_url=f"{base}/api/v1/workers/jobs",
@@ -85,6 +99,8 @@ class WorkerApi:
         """POST to the current replica; an unreachable one is swapped for the next (the caller
         retries), one that answers 5xx too. `secret`: the claim's, for a report."""
         index = self._current
+        if self.token_file is not None:
+            self._renew_token()
         headers = {SECRET_HEADER: secret} if secret else None
         try:
             response = self.clients[index].post(
@@ -103,6 +119,33 @@ class WorkerApi:
         if response.status_code in (401, 403):
             raise RefusedReport(f"the API refused the report: {_detail(response)}")
         return response
+
+    def _read_token(self) -> str:
+        """The token file's token ('' when it cannot be read), remembering the file's stamp."""
+        assert self.token_file is not None
+        try:
+            stat = self.token_file.stat()
+            token = self.token_file.read_text().strip()
+        except OSError as error:
+            log.warning("cannot read the token file %s: %s", self.token_file, error)
+            return ""
+        self._token_stamp = (stat.st_mtime_ns, stat.st_size)
+        return token
+
+    def _renew_token(self) -> None:
+        """Use the token file's token when the file changed since it was last read."""
+        assert self.token_file is not None
+        try:
+            stat = self.token_file.stat()
+        except OSError:
+            return  # being replaced: the current token serves until the file is back
+        if (stat.st_mtime_ns, stat.st_size) == self._token_stamp:
+            return
+        token = self._read_token()
+        if token:
+            for client in self.clients:
+                client.headers["Authorization"] = f"Bearer {token}"
+            log.info("worker token renewed from %s", self.token_file)
 
     def _retrying(self, seconds: float) -> Retrying:
         return Retrying(
