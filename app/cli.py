@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -333,8 +334,16 @@ def worker(
     url: Annotated[str, typer.Option("--url", envvar="TRADAI_URL", help="the API's base URL")],
     token: Annotated[
         str, typer.Option("--token", envvar="TRADAI_TOKEN", help="a token with role `worker`")
-    ],
+    ] = "",
     name: Annotated[str, typer.Option(help="the worker's name in job events")] = "",
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            envvar="TRADAI_TOKEN_FILE",
+            help="a file holding the worker token, read again whenever it changes",
+        ),
+    ] = None,
 ) -> None:
     """Run backtests from BACKEND_SQS_QUEUE_URL and report them to the API (any machine)."""
     from app.worker.main import run_worker
@@ -343,7 +352,10 @@ def worker(
     if not settings.sqs_queue_url:
         typer.echo("error: set BACKEND_SQS_QUEUE_URL to the queue of backtest jobs", err=True)
         raise typer.Exit(2)
-    run_worker(settings, url, token, name)
+    if not token and token_file is None:
+        typer.echo("error: set TRADAI_TOKEN or TRADAI_TOKEN_FILE (role `worker`)", err=True)
+        raise typer.Exit(2)
+    run_worker(settings, url, token, name, token_file)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from app.controllers.proxy import proxy_read, proxy_write
 from app.controllers.strategies import StrategyController
 from app.controllers.sweeps import SweepController
 from app.controllers.ui import UI_ROUTES
-from app.controllers.workers import WorkerController
+from app.controllers.workers import worker_routes
 from app.gateway import Gateway
 from app.identity_provider import identity_provider
 from app.live_sessions import LiveSessions
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             PromotionController,
             SweepController,
             OperationsController,
-            WorkerController,
+            *worker_routes(settings.executor),  # none unless remote workers run the jobs
             proxy_read,
             proxy_write,
             ws_token,
