@@ -19,7 +19,7 @@ WS_BINDING = "0.1.0"
 # and add the envelope back as id, version and timestamp (projections/live.encode).
 LIVE_HIDDEN = ("code",)
 LIVE_AGGREGATES: tuple[type, ...] = (BacktestJob, Strategy, StrategyVersion, Sweep)
-CONTROL_KINDS = ("subscribed", "unsubscribed", "error")
+CONTROL_KINDS = ("subscribed", "unsubscribed", "error", "refused")
 TOO_SLOW_CLOSE = OVERFLOW_CODE
 NOT_RUNNING_CLOSE = 1011
 
@@ -86,7 +86,9 @@ def live_channel(
     schemas["LiveControl"] = {
         "title": "LiveControl",
         "type": "object",
-        "description": "A control message: the end of a replay, an unsubscribe, a mistake.",
+        "description": (
+            "A control message: the end of a replay, an unsubscribe, a mistake, a refused replay."
+        ),
         "properties": {
             "stream": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "position": {
@@ -175,6 +177,27 @@ def live_channel(
                 },
             ),
         },
+        "refused": {
+            "summary": "A subscribe with `since` whose replay is over the user's budget.",
+            "description": (
+                "Not subscribed; the connection stays open. With `retry_after` (seconds) the "
+                "same request fits later; without it the replay is longer than a minute's "
+                "budget (BACKEND_WS_REPLAY_EVENTS_PER_MINUTE): load the state over REST and "
+                "subscribe without `since`."
+            ),
+            "payload": control_of(
+                "refused",
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "retry_after": {"type": "integer", "minimum": 1},
+                    },
+                    "required": ["detail"],
+                },
+            ),
+        },
     }
     for key, message in live_messages.items():
         messages[key] = {"name": key, "title": key, "contentType": "application/json", **message}
@@ -188,7 +211,10 @@ def live_channel(
             "`since` the server first replays the stored events after that position, then "
             "sends `subscribed` (its position is where the replay ended), then live changes, "
             "without a gap or a duplicate. Close codes: "
-            f"{POLICY_VIOLATION} (policy violation) for a missing, bad or expired token; "
+            f"{POLICY_VIOLATION} (policy violation) for a missing, bad, reused or expired token "
+            "(the stream closes when its token expires: renew it and resume with `since`) and "
+            "over the connection caps (BACKEND_WS_MAX_CONNECTIONS_PER_USER, "
+            "BACKEND_WS_MAX_CONNECTIONS); "
             f"{TOO_SLOW_CLOSE} (try again later) when over BACKEND_WS_BUFFER_MESSAGES messages "
             "wait for a client that does not read (reason 'too slow ...; reconnect with "
             f"since'); {NOT_RUNNING_CLOSE} when this process runs no live streams."
@@ -207,7 +233,10 @@ def live_channel(
             }
         },
         "x-close-codes": {
-            str(POLICY_VIOLATION): "missing, bad or expired token (or an API token)",
+            str(POLICY_VIOLATION): (
+                "missing, bad, reused or expired token (or an API token), the token expired "
+                "while open, or over a connection cap"
+            ),
             str(TOO_SLOW_CLOSE): "too slow: the client's queue is full; reconnect with since",
             str(NOT_RUNNING_CLOSE): "live streams are not running in this process",
         },
@@ -229,6 +258,6 @@ def live_channel(
         "summary": "The server sends each subscribed stream's changes and control messages.",
         "messages": [
             {"$ref": f"#/channels/live/messages/{key}"}
-            for key in ("change", "subscribed", "unsubscribed", "error")
+            for key in ("change", "subscribed", "unsubscribed", "error", "refused")
         ],
     }

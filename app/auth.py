@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ ADMIN_PASSES = "admin_passes"  # the key of a route's `opt` that says whether ad
 # (which have no audience) cannot be put into WebSocket URLs, where they would end up in logs.
 WS_AUDIENCE = "tradai-ws"
 VERIFIED_TOKENS = 10_000  # distinct live tokens remembered after their first verification
+DEFAULT_MAX_TTL_SECONDS = 86_400  # BACKEND_JWT_MAX_TTL_SECONDS' default: one day
 
 
 class Role(StrEnum):
@@ -59,41 +61,81 @@ def is_admin(principal: Principal) -> bool:
 def mint_token(
     secret: str, sub: str, roles: Iterable[str], ttl_seconds: float, audience: str | None = None
 ) -> str:
-    """A signed token for `sub` with `roles`, valid for `ttl_seconds`."""
+    """A signed token for `sub` with `roles`, valid for `ttl_seconds`. Its `jti` names it, so
+    a WebSocket token can be used once."""
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": sub,
         "roles": sorted(set(roles)),
         "iat": now,
         "exp": now + int(ttl_seconds),
+        "jti": uuid.uuid4().hex,
     }
     if audience is not None:
         claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(secret: str, token: str, audience: str | None = None) -> Principal:
+def read_token(
+    secret: str,
+    token: str,
+    audience: str | None = None,
+    max_ttl: float = DEFAULT_MAX_TTL_SECONDS,
+) -> Principal:
     """Verify a token and return its principal; NotAuthorizedException says what is wrong."""
-    return read_token_expiry(secret, token, audience)[0]
+    return read_token_expiry(secret, token, audience, max_ttl)[0]
 
 
 def read_token_expiry(
-    secret: str, token: str, audience: str | None = None
+    secret: str,
+    token: str,
+    audience: str | None = None,
+    max_ttl: float = DEFAULT_MAX_TTL_SECONDS,
 ) -> tuple[Principal, float]:
     """Verify a token; return its principal and its expiry (Unix time)."""
+    claims = read_claims(secret, token, audience, max_ttl)
+    return principal_of(claims["sub"], claims.get("roles", [])), float(claims["exp"])
+
+
+def read_claims(
+    secret: str,
+    token: str,
+    audience: str | None = None,
+    max_ttl: float = DEFAULT_MAX_TTL_SECONDS,
+    require: Iterable[str] = (),
+) -> dict[str, Any]:
+    """A local token's verified claims: signature, `exp`, `iat`, `sub`, the audience when one is
+    given, the claims in `require`, and a lifetime of at most `max_ttl`."""
+    # `iat` is checked with the lifetime, after `exp`: an expired token says it expired.
+    needed = ["sub", "exp", *(["aud"] if audience else []), *require]
     try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            options={"require": ["sub", "exp", *(["aud"] if audience else [])]},
+        claims: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], audience=audience, options={"require": needed}
         )
     except jwt.ExpiredSignatureError:
         raise NotAuthorizedException("the token has expired; mint a new one") from None
     except jwt.InvalidTokenError as error:
         raise NotAuthorizedException(f"the token is not valid: {error}") from None
-    return principal_of(claims["sub"], claims.get("roles", [])), float(claims["exp"])
+    check_lifetime(claims, max_ttl)
+    return claims
+
+
+def check_lifetime(claims: Mapping[str, Any], max_ttl: float, leeway: float = 0.0) -> None:
+    """401 unless the token lives at most `max_ttl` seconds: from `iat` to `exp`, and from now
+    to `exp` (so an `iat` set in the future does not stretch it). A stolen token is good for a
+    bounded time, whoever minted it."""
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+        raise NotAuthorizedException(
+            'the token has no numeric "iat" claim (when it was issued): tokens without one '
+            "are refused, as their lifetime cannot be checked"
+        )
+    lifetime = max(expires - issued, expires - time.time() - leeway)
+    if lifetime > max_ttl:
+        raise NotAuthorizedException(
+            f"the token is valid for {lifetime:.0f} s, longer than the {max_ttl:g} s this "
+            "service accepts (BACKEND_JWT_MAX_TTL_SECONDS); get a shorter-lived one"
+        )
 
 
 def principal_of(sub: object, roles: object, claim: str = "roles") -> Principal:
@@ -132,9 +174,11 @@ class JWTAuthMiddleware:
         exclude: list[str],
         scopes: Scopes,
         identity_provider: IdentityProvider | None = None,
+        max_ttl: float = DEFAULT_MAX_TTL_SECONDS,
     ) -> None:
         self.app = app
         self.secret = secret
+        self.max_ttl = max_ttl
         self.identity_provider = identity_provider
         self.public = re.compile("|".join(exclude)) if exclude else None
         self.scopes = frozenset(scopes)
@@ -164,7 +208,7 @@ class JWTAuthMiddleware:
             return known[0]
         algorithm, header = token_algorithm(token)
         if algorithm == ALGORITHM:
-            principal, expires = read_token_expiry(self.secret, token)
+            principal, expires = read_token_expiry(self.secret, token, max_ttl=self.max_ttl)
         elif algorithm in PROVIDER_ALGORITHMS and self.identity_provider is not None:
             principal, expires = await self.identity_provider.verify(token, header)
         elif algorithm in PROVIDER_ALGORITHMS:

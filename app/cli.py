@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,6 +68,10 @@ def serve(
         log_level=settings.log_level,
         log_config=None,  # the app configured logging (structlog): uvicorn's lines go there too
         access_log=False,
+        # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 unless told otherwise: only the
+        # proxies named in BACKEND_TRUSTED_PROXIES may say who the client is.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
 
 
@@ -74,15 +79,23 @@ def serve(
 def token(
     sub: Annotated[str, typer.Option(help="the user the token speaks for")],
     role: Annotated[list[Role], typer.Option(help="a role; repeat for several")],
-    ttl: Annotated[int | None, typer.Option(help="lifetime in seconds")] = None,
+    ttl: Annotated[
+        int | None,
+        typer.Option(help="lifetime in seconds (at most BACKEND_JWT_MAX_TTL_SECONDS)", min=1),
+    ] = None,
 ) -> None:
     """Mint a token signed with the local secret (BACKEND_JWT_SECRET or data_dir/jwt-secret)."""
     settings = _settings()
-    typer.echo(
-        mint_token(
-            jwt_secret(settings), sub, [r.value for r in role], ttl or settings.jwt_ttl_seconds
+    lifetime = ttl or settings.jwt_ttl_seconds
+    if lifetime > settings.jwt_max_ttl_seconds:
+        # Refused rather than shortened: a token that silently dies sooner than asked is worse.
+        typer.echo(
+            f"error: --ttl {lifetime} is longer than BACKEND_JWT_MAX_TTL_SECONDS "
+            f"({settings.jwt_max_ttl_seconds} s): the API would refuse the token; ask for less",
+            err=True,
         )
-    )
+        raise typer.Exit(2)
+    typer.echo(mint_token(jwt_secret(settings), sub, [r.value for r in role], lifetime))
 
 
 @cli.command("settings")
@@ -318,8 +331,16 @@ def worker(
     url: Annotated[str, typer.Option("--url", envvar="TRADAI_URL", help="the API's base URL")],
     token: Annotated[
         str, typer.Option("--token", envvar="TRADAI_TOKEN", help="a token with role `worker`")
-    ],
+    ] = "",
     name: Annotated[str, typer.Option(help="the worker's name in job events")] = "",
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            envvar="TRADAI_TOKEN_FILE",
+            help="a file holding the worker token, read again whenever it changes",
+        ),
+    ] = None,
 ) -> None:
     """Run backtests from BACKEND_SQS_QUEUE_URL and report them to the API (any machine)."""
     from app.worker.main import run_worker
@@ -328,7 +349,10 @@ def worker(
     if not settings.sqs_queue_url:
         typer.echo("error: set BACKEND_SQS_QUEUE_URL to the queue of backtest jobs", err=True)
         raise typer.Exit(2)
-    run_worker(settings, url, token, name)
+    if not token and token_file is None:
+        typer.echo("error: set TRADAI_TOKEN or TRADAI_TOKEN_FILE (role `worker`)", err=True)
+        raise typer.Exit(2)
+    run_worker(settings, url, token, name, token_file)
 
 
 def main() -> None:

@@ -23,10 +23,11 @@ from app.controllers.proxy import proxy_read, proxy_write
 from app.controllers.strategies import StrategyController
 from app.controllers.sweeps import SweepController
 from app.controllers.ui import UI_ROUTES
-from app.controllers.workers import WorkerController
+from app.controllers.workers import worker_routes
 from app.gateway import Gateway
 from app.identity_provider import identity_provider
 from app.json_depth import refuse_deep_bodies
+from app.live_sessions import LiveSessions
 from app.log_redaction import redact_tokens_in_server_logs
 from app.logging_setup import configure_logging, write_directly
 from app.metrics import MetricsMiddleware, metrics_registry
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             PromotionController,
             SweepController,
             OperationsController,
-            WorkerController,
+            *worker_routes(settings.executor),  # none unless remote workers run the jobs
             proxy_read,
             proxy_write,
             ws_token,
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 JWTAuthMiddleware,
                 secret=container.jwt_secret,
                 identity_provider=identity_provider(settings),
+                max_ttl=settings.jwt_max_ttl_seconds,
                 exclude=PUBLIC_PATHS,
                 scopes={"http", "websocket"},
             ),
@@ -134,6 +136,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.container = container
     app.state.gateway = gateway
+    app.state.live_sessions = LiveSessions(
+        settings.ws_max_connections_per_user,
+        settings.ws_max_connections,
+        settings.ws_replay_events_per_minute,
+    )
     app.state.metrics_registry, http_metrics = metrics_registry(container)
     app.asgi_handler = MetricsMiddleware(app.asgi_handler, http_metrics)
     if tracing_enabled():  # OTEL_EXPORTER_OTLP_ENDPOINT: OpenTelemetry is imported only then

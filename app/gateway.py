@@ -3,8 +3,11 @@
 Bodies stream in both directions (httpx streams the request from the ASGI receive channel and
 the response back chunk by chunk), so a large download does not grow the API's memory. Each
 service has a pooled client with bounded connections, created on the server's loop. The
-caller's credentials never leave: `Authorization` (and any `X-Forwarded-User`/`-Roles` the
-caller sent) is replaced by the gateway's own `X-Forwarded-User` and `X-Forwarded-Roles`.
+caller's credentials never leave: `Authorization` (and any `X-Forwarded-*`, `Forwarded` or
+`X-Real-IP` the caller sent) is replaced by the gateway's own values, and a header that only
+differs from one of those by `_` for `-` is dropped (some servers fold `_` into `-`, so
+`x_forwarded_user` would reach them as `X-Forwarded-User`). Answers lose `Set-Cookie` (it would
+set a cookie under the API's origin) and gain `X-Content-Type-Options: nosniff`.
 """
 
 from __future__ import annotations
@@ -34,10 +37,47 @@ _NOT_FORWARDED = HOP_BY_HOP | {
     "host",
     "authorization",
     "cookie",  # the API's own session material, if any, is not the downstream's business
-    "x-forwarded-user",
-    "x-forwarded-roles",
     "x-request-id",
+    "forwarded",  # RFC 7239; ours replaces it
+    "x-real-ip",
 }
+# The caller may not speak for the gateway: every `X-Forwarded-*` header it sent is dropped and
+# the gateway sends its own (the user, the roles, and where the request came from).
+_FORWARDED_PREFIX = "x-forwarded-"
+# A downstream's cookies would be set under the API's origin: they stay behind.
+_NOT_RETURNED = HOP_BY_HOP | {"x-request-id", "set-cookie", "set-cookie2"}
+
+
+def _protected(name: str) -> bool:
+    """Whether the caller may not send this header downstream; `name` is lower case. It is
+    read with `_` as `-` (`x_forwarded_user`, `X_Real_IP`, `x-forwarded_roles`): such a name
+    is dropped, never folded, as servers that fold it would take it for the protected one."""
+    folded = name.replace("_", "-")
+    return folded in _NOT_FORWARDED or folded.startswith(_FORWARDED_PREFIX)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request reached the gateway: the peer's address, the Host it asked for, the
+    scheme and the gateway's own path prefix. The gateway states these itself, whatever the
+    caller claimed (it is the first hop this service trusts)."""
+
+    client: str
+    host: str
+    proto: str
+    prefix: str
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        node = f'"[{self.client}]"' if ":" in self.client else self.client
+        forwarded = f'for={node};host="{self.host}";proto={self.proto}'
+        return [
+            (b"x-forwarded-for", self.client.encode("latin-1")),
+            (b"x-forwarded-host", self.host.encode("latin-1")),
+            (b"x-forwarded-proto", self.proto.encode("latin-1")),
+            (b"x-forwarded-prefix", self.prefix.encode("latin-1")),
+            (b"forwarded", forwarded.encode("latin-1")),
+            (b"x-real-ip", self.client.encode("latin-1")),
+        ]
 
 
 class EscapingPath(ValueError):
@@ -76,10 +116,15 @@ PATH_PATTERN = rf"^(?:{_segment(_EXCLUDED + ':')}(?:/(?:{_segment(_EXCLUDED)})?)
 
 
 def forwarded_headers(
-    headers: Iterable[tuple[bytes, bytes]], user: str, roles: Iterable[str], request_id: str
+    headers: Iterable[tuple[bytes, bytes]],
+    user: str,
+    roles: Iterable[str],
+    request_id: str,
+    origin: Origin | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """The caller's headers minus hop-by-hop ones (and those `Connection` names), minus its
-    credentials, plus who it is and the request id."""
+    credentials and whatever it claimed about forwarding, plus who it is, where the request
+    came from and the request id."""
     pairs = list(headers)
     named = {
         token.strip().lower()
@@ -90,10 +135,11 @@ def forwarded_headers(
     kept = [
         (name, value)
         for name, value in pairs
-        if (key := name.decode("latin-1").lower()) not in _NOT_FORWARDED and key not in named
+        if not _protected(key := name.decode("latin-1").lower()) and key not in named
     ]
     return [
         *kept,
+        *(origin.headers() if origin is not None else ()),
         (b"x-forwarded-user", user.encode("utf-8")),
         (b"x-forwarded-roles", ",".join(sorted(roles)).encode("utf-8")),
         (b"x-request-id", request_id.encode("ascii")),
@@ -101,20 +147,23 @@ def forwarded_headers(
 
 
 def returned_headers(response: httpx.Response) -> list[tuple[str, str]]:
-    """The downstream's response headers minus hop-by-hop ones. `Content-Length` stays: the
-    raw body is relayed byte for byte (still encoded), so a client sees the download's size."""
+    """The downstream's response headers minus hop-by-hop ones and cookies, plus `nosniff` (a
+    downstream's body must not be sniffed into HTML or script under the API's origin).
+    `Content-Length` stays: the raw body is relayed byte for byte (still encoded), so a client
+    sees the download's size."""
     named = {
         token.strip().lower()
         for token in response.headers.get("connection", "").split(",")
         if token.strip()
     }
-    return [
+    kept = [
         (name, value)
         for name, value in response.headers.multi_items()
-        if name.lower() not in HOP_BY_HOP
+        if name.lower() not in _NOT_RETURNED
         and name.lower() not in named
-        and name.lower() != "x-request-id"
+        and name.lower() != "x-content-type-options"
     ]
+    return [*kept, ("x-content-type-options", "nosniff")]
 
 
 @dataclass

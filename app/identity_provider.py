@@ -25,7 +25,13 @@ import httpx
 import jwt
 from litestar.exceptions import NotAuthorizedException
 
-from app.auth import PROVIDER_ALGORITHMS, Principal, principal_of
+from app.auth import (
+    DEFAULT_MAX_TTL_SECONDS,
+    PROVIDER_ALGORITHMS,
+    Principal,
+    check_lifetime,
+    principal_of,
+)
 from app.settings import Settings
 
 REFETCH_INTERVAL_SECONDS = 30.0  # at most one request for the keys per this many seconds
@@ -41,23 +47,28 @@ class KeysUnavailable(Exception):
 
 
 class IdentityProvider:
-    """Verifies the provider's tokens: signature by a key of its JWKS, `exp`, `sub`, the issuer,
-    the audience when one is configured; roles from `roles_claim`."""
+    """Verifies the provider's tokens: signature by a key of its JWKS, `exp`, `iat`, `sub`, the
+    issuer, the audience (required: without it a token the provider issued to any other client
+    would pass) and a lifetime of at most `max_ttl`; roles from `roles_claim`."""
 
     def __init__(
         self,
         jwks_url: str,
         issuer: str,
-        audience: str = "",
+        audience: str,
         roles_claim: str = "roles",
         *,
+        max_ttl: float = DEFAULT_MAX_TTL_SECONDS,
         refetch_interval: float = REFETCH_INTERVAL_SECONDS,
         max_age: float = KEYS_MAX_AGE_SECONDS,
         timeout: float = FETCH_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not audience:
+            raise ValueError("an identity provider needs the audience its tokens must carry")
         self.jwks_url = jwks_url
         self.issuer = issuer
+        self.max_ttl = max_ttl
         self.audience = audience
         self.roles_claim = roles_claim
         self.refetch_interval = refetch_interval
@@ -83,20 +94,37 @@ class IdentityProvider:
                 key,  # a PyJWK: PyJWT also checks that the header's alg is the key's own
                 algorithms=list(PROVIDER_ALGORITHMS),
                 issuer=self.issuer,
-                audience=self.audience or None,
                 leeway=CLOCK_SKEW_SECONDS,
-                options={
-                    "require": ["sub", "exp", "iss", *(["aud"] if self.audience else [])],
-                    "verify_aud": bool(self.audience),
-                },
+                # The audience is checked below: Cognito's access tokens name it `client_id`.
+                options={"require": ["sub", "exp", "iss"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError:
             raise NotAuthorizedException("the token has expired; sign in again") from None
         except jwt.InvalidTokenError as error:
             raise NotAuthorizedException(f"the token is not valid: {error}") from None
+        self._check_audience(claims)
+        check_lifetime(claims, self.max_ttl, CLOCK_SKEW_SECONDS)
         roles = claim(claims, self.roles_claim)
         principal = principal_of(claims["sub"], [] if roles is None else roles, self.roles_claim)
         return principal, float(claims["exp"])
+
+    def _check_audience(self, claims: Mapping[str, Any]) -> None:
+        """The token's `aud` (a string or a list) names our audience; a token without `aud`
+        passes only when its `client_id` is our audience (Cognito's access tokens)."""
+        audience = claims.get("aud")
+        if audience is None:
+            if claims.get("client_id") == self.audience:
+                return
+            raise NotAuthorizedException(
+                'the token is not valid: Token is missing the "aud" claim (and its client_id '
+                "is not this service's audience)"
+            )
+        named = [audience] if isinstance(audience, str) else audience
+        if not isinstance(named, list) or self.audience not in named:
+            raise NotAuthorizedException(
+                "the token is not valid: Audience doesn't match (it was issued to another "
+                "client than BACKEND_JWT_AUDIENCE)"
+            )
 
     async def _key(self, kid: str) -> jwt.PyJWK:
         key = self._keys.get(kid)
@@ -180,4 +208,5 @@ def identity_provider(settings: Settings) -> IdentityProvider | None:
         settings.jwt_issuer,
         settings.jwt_audience,
         settings.jwt_roles_claim,
+        max_ttl=settings.jwt_max_ttl_seconds,
     )

@@ -24,7 +24,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     event_store_url: str = ""
     read_model_url: str = ""
     jwt_secret: str = ""
-    jwt_ttl_seconds: int = 3600
+    jwt_ttl_seconds: Annotated[int, msgspec.Meta(ge=1)] = 3600
+    jwt_max_ttl_seconds: Annotated[int, msgspec.Meta(ge=60)] = 86_400
     jwt_jwks_url: str = ""
     jwt_issuer: str = ""
     jwt_audience: str = ""
@@ -54,6 +55,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gate_min_profit: float = 0.0
     ws_token_ttl_seconds: int = 60
     ws_buffer_messages: int = 1000
+    ws_max_connections_per_user: Annotated[int, msgspec.Meta(ge=1)] = 8
+    ws_max_connections: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    ws_replay_events_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 50_000
+    trusted_proxies: str = ""
     strategy_service_url: str = "http://localhost:8003"
     data_collection_url: str = "http://localhost:8002"
     mlflow_tracking_uri: str = "http://localhost:5001"
@@ -151,12 +156,19 @@ DESCRIPTIONS: dict[str, str] = {
     "read_model_url": "SQL read model (SQLAlchemy URL): empty = SQLite in data_dir; postgresql://...",
     "jwt_secret": "HS256 secret for API tokens; empty = generated once into data_dir/jwt-secret",
     "jwt_ttl_seconds": "lifetime of tokens minted by `tradai token`",
+    "jwt_max_ttl_seconds": (
+        "longest lifetime (exp - iat) of a token the API accepts, local or identity-provider; "
+        "longer ones (or ones without iat) are 401"
+    ),
     "jwt_jwks_url": (
         "JWKS URL of an identity provider whose RS256/ES256 tokens are accepted next to the "
         "local ones (needs BACKEND_JWT_ISSUER); empty = local tokens only"
     ),
     "jwt_issuer": "the `iss` identity-provider tokens must carry (with BACKEND_JWT_JWKS_URL)",
-    "jwt_audience": "the `aud` identity-provider tokens must carry; empty = not checked",
+    "jwt_audience": (
+        "the `aud` (or, without one, `client_id`) identity-provider tokens must carry; "
+        "required with BACKEND_JWT_JWKS_URL"
+    ),
     "jwt_roles_claim": (
         "claim of identity-provider tokens listing the roles (cognito:groups for Cognito; "
         "a dotted path such as realm_access.roles reaches into an object)"
@@ -203,6 +215,16 @@ DESCRIPTIONS: dict[str, str] = {
     "gate_min_profit": "promotion gate: the backtest's profit_total (a ratio, may be < 0) >= this",
     "ws_token_ttl_seconds": "lifetime of the WebSocket tokens from POST /ws/token",
     "ws_buffer_messages": "messages queued for a WebSocket client before it is closed as too slow",
+    "ws_max_connections_per_user": "open WebSocket connections one user may have (per process)",
+    "ws_max_connections": "open WebSocket connections of all users together (per process)",
+    "ws_replay_events_per_minute": (
+        "log positions one user's subscriptions with `since` may replay per minute (per process); "
+        "a replay beyond it is refused"
+    ),
+    "trusted_proxies": (
+        "addresses of reverse proxies (comma-separated, or *) whose X-Forwarded-For/-Proto "
+        "name the client; empty = none: the peer is the client"
+    ),
     "strategy_service_url": "Strategy Service base URL (gateway)",
     "data_collection_url": "Data Collection base URL (gateway)",
     "mlflow_tracking_uri": "MLflow base URL (gateway)",
@@ -294,7 +316,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name in ("artifacts_url", "market_data_dir"):
         _check_location(PREFIX + name.upper(), getattr(settings, name))
     _check_identity_provider(settings)
+    _check_tokens(settings)
     return settings
+
+
+MIN_SECRET_BYTES = 32  # HS256 keys shorter than its 256-bit output can be guessed offline
+
+
+def _check_tokens(settings: Settings) -> None:
+    """A secret long enough to resist guessing, and lifetimes within the maximum."""
+    size = len(settings.jwt_secret.encode())
+    if settings.jwt_secret and size < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"BACKEND_JWT_SECRET is {size} bytes; use at least {MIN_SECRET_BYTES} random bytes "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), or unset it to "
+            "have one generated into the data directory"
+        )
+    for name in ("jwt_ttl_seconds", "ws_token_ttl_seconds"):
+        if getattr(settings, name) > settings.jwt_max_ttl_seconds:
+            raise SettingsError(
+                f"{PREFIX}{name.upper()} is longer than BACKEND_JWT_MAX_TTL_SECONDS "
+                f"({settings.jwt_max_ttl_seconds} s): such tokens would be refused"
+            )
 
 
 def _check_identity_provider(settings: Settings) -> None:
@@ -313,6 +356,12 @@ def _check_identity_provider(settings: Settings) -> None:
         raise SettingsError(
             "BACKEND_JWT_JWKS_URL needs BACKEND_JWT_ISSUER: the exact `iss` of the provider's "
             "tokens (Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id>)"
+        )
+    if not settings.jwt_audience:
+        raise SettingsError(
+            "BACKEND_JWT_JWKS_URL needs BACKEND_JWT_AUDIENCE: the client id (`aud`, or Cognito "
+            "access tokens' `client_id`) the provider issues this service's tokens to; without "
+            "it a token issued to any other client of the provider would be accepted"
         )
 
 

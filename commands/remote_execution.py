@@ -5,11 +5,18 @@ deleted only when the job is settled, so a worker that dies leaves it to be deli
 after the queue's visibility timeout; the next delivery claims the next attempt. Reports carry
 the attempt they speak for and are idempotent per (job, attempt): a report repeated after the
 API accepted it is answered as already recorded, and nothing changes.
+
+A claim hands out a secret for its attempt (256 random bits) and records only its SHA-256 in
+the Started event, so it survives a restart of the API and never reaches a log or a reader.
+Every report on an attempt must carry that secret: a worker token alone speaks for no job, and
+one worker cannot report on (or renew, or give back) another worker's claim.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -21,6 +28,25 @@ from domain.backtest_job import WAITING_STATUSES, BacktestJob, JobStatus
 
 log = logging.getLogger(__name__)
 _RETRIES = 8
+SECRET_BYTES = 32  # 256 bits: not guessable, and its hash names it
+
+
+def claim_digest(secret: str) -> str:
+    """The SHA-256 (hex) a claim records of its secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class NotTheClaim(Exception):
+    """A report without the secret of the claim it speaks for (a missing or wrong one)."""
+
+    def __init__(self, job_id: UUID, attempt: int) -> None:
+        super().__init__(
+            f"this report does not carry the claim secret of attempt {attempt} of backtest job "
+            f"{job_id}: only the worker that claimed the attempt reports on it (send the "
+            "`claim_secret` of the claim's answer in the X-Claim-Secret header)"
+        )
+        self.job_id = job_id
+        self.attempt = attempt
 
 
 @dataclass(frozen=True)
@@ -30,6 +56,7 @@ class Claim:
     the job and is alive)."""
 
     job: BacktestJob | None = None
+    secret: str = ""  # with `job`: the secret the attempt's reports must carry
     settled: str = ""  # why the message should be dropped
     retry_after: float = 0.0
 
@@ -57,6 +84,7 @@ class RemoteExecution:
     def claim(self, job_id: UUID, worker: str, lease_seconds: float) -> Claim:
         """Start the next attempt of the job for `worker`. A running job whose lease ran out
         lost its worker: that attempt is settled and the next one starts, in one commit."""
+        secret = secrets.token_urlsafe(SECRET_BYTES)
         for _ in range(_RETRIES):
             job = self.execution.load(job_id)
             if job is None:
@@ -79,27 +107,39 @@ class RemoteExecution:
                     job.requeue(job.attempt, reason)
             if job.status in WAITING_STATUSES and job.cancel_requested_by is None:
                 lease = now + timedelta(seconds=lease_seconds)
-                job.start(job.attempt + 1, worker, lease)
+                job.start(job.attempt + 1, worker, lease, claim_digest(secret))
             try:
                 self.execution.store.commit(job)
             except ConcurrencyConflict:
                 continue
             if job.status is JobStatus.RUNNING:
-                return Claim(job=job)
+                return Claim(job=job, secret=secret)
             return Claim(settled=f"backtest job {job_id} is {job.status.value}")
         return Claim(retry_after=1.0)
 
-    def heartbeat(self, job_id: UUID, attempt: int, lease_seconds: float) -> BacktestJob | None:
+    def verify(self, job_id: UUID, attempt: int, secret: str | None) -> None:
+        """Raise NotTheClaim unless `secret` is the one the claim of `attempt` handed out.
+        An attempt's recorded digest never changes, so the report that follows the check
+        cannot meet another claim's attempt (its handler checks the attempt number)."""
+        job = self.execution.load(job_id) if secret else None
+        if job is None or not job.claimed_with(attempt, claim_digest(secret or "")):
+            raise NotTheClaim(job_id, attempt)
+
+    def heartbeat(
+        self, job_id: UUID, attempt: int, secret: str | None, lease_seconds: float
+    ) -> BacktestJob | None:
         """Renew the attempt's lease; the job (to read a cancel request), or None when the
         attempt is over."""
+        self.verify(job_id, attempt, secret)
         if not self.execution.renew_lease(job_id, attempt, lease_seconds):
             return None
         return self._running(job_id, attempt)
 
     def progress(
-        self, job_id: UUID, attempt: int, phase: str, fraction: float
+        self, job_id: UUID, attempt: int, secret: str | None, phase: str, fraction: float
     ) -> BacktestJob | None:
         """Record progress; the job, or None when the attempt is over."""
+        self.verify(job_id, attempt, secret)
         if not self.execution.report_progress(job_id, attempt, phase, fraction):
             return None
         return self._running(job_id, attempt)
@@ -108,6 +148,7 @@ class RemoteExecution:
         self,
         job_id: UUID,
         attempt: int,
+        secret: str | None,
         how: Settlement,
         *,
         reason: str = "",
@@ -115,6 +156,7 @@ class RemoteExecution:
         artifacts: dict[str, str] | None = None,
     ) -> Report:
         """Apply a worker's final report on `attempt`, once."""
+        self.verify(job_id, attempt, secret)
         ex = self.execution
         if how is Settlement.COMPLETED:
             done = ex.complete(job_id, attempt, summary or {}, artifacts or {})

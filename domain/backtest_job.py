@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -37,6 +39,7 @@ WAITING_STATUSES = frozenset({JobStatus.SUBMITTED, JobStatus.QUEUED})
 
 # A result summary is a flat mapping of metric name to number (or None when freqtrade has none).
 ResultSummary = dict[str, float | int | None]
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class BacktestJob(Aggregate):
@@ -95,17 +98,28 @@ class BacktestJob(Aggregate):
             job.progress_fraction = 0.0
 
     class Started(Aggregate.Event):
-        """A worker claimed the job for run `attempt`; it holds it until `lease_expires_at`."""
+        """A worker claimed the job for run `attempt`; it holds it until `lease_expires_at`.
+        A remote worker's claim also records `claim_sha256`, the SHA-256 (hex) of the secret
+        the claim handed out: only reports that carry that secret speak for the attempt. Empty
+        for the local executor's own runs (and for attempts started before version 2)."""
 
         attempt: int
         worker: str
         lease_expires_at: datetime
+        claim_sha256: str
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Attempts started before version 2 recorded no claim secret."""
+            state["claim_sha256"] = ""
 
         def apply(self, job: BacktestJob) -> None:
             job.status = JobStatus.RUNNING
             job.attempt = self.attempt
             job.worker = self.worker
             job.lease_expires_at = self.lease_expires_at
+            job.claim_sha256s[self.attempt] = self.claim_sha256
             job.started_at = self.timestamp
             job.progress_phase = None
             job.progress_fraction = 0.0
@@ -243,6 +257,7 @@ class BacktestJob(Aggregate):
         self.artifacts: dict[str, str] = {}
         self.lease_expires_at: datetime | None = None
         self.cancel_requested_by: str | None = None
+        self.claim_sha256s: dict[int, str] = {}  # attempt -> its claim secret's SHA-256 ("": none)
         self.undispatched = True  # no queue message was sent since submission (or retry)
 
     @property
@@ -277,17 +292,32 @@ class BacktestJob(Aggregate):
             raise IllegalTransition("backtest job", self._state_name(), "retry")
         self.trigger_event(self.RetryRequested, requested_by=requested_by)
 
-    def start(self, attempt: int, worker: str, lease_expires_at: datetime) -> None:
-        """A worker claims the job for run `attempt` (the next attempt number)."""
+    def start(
+        self, attempt: int, worker: str, lease_expires_at: datetime, claim_sha256: str = ""
+    ) -> None:
+        """A worker claims the job for run `attempt` (the next attempt number); a remote
+        worker's claim names the SHA-256 of the secret its reports will carry."""
         if self.status not in WAITING_STATUSES or self.cancel_requested_by is not None:
             raise IllegalTransition("backtest job", self._state_name(), "start")
         if attempt != self.attempt + 1:
             raise InvalidValue("attempt", f"expected attempt {self.attempt + 1}, got {attempt}")
         if not worker:
             raise InvalidValue("worker", "a worker name is required")
+        if claim_sha256 and not _SHA256_HEX.fullmatch(claim_sha256):
+            raise InvalidValue("claim_sha256", "a SHA-256 digest in 64 lowercase hex digits")
         self.trigger_event(
-            self.Started, attempt=attempt, worker=worker, lease_expires_at=lease_expires_at
+            self.Started,
+            attempt=attempt,
+            worker=worker,
+            lease_expires_at=lease_expires_at,
+            claim_sha256=claim_sha256,
         )
+
+    def claimed_with(self, attempt: int, secret_sha256: str) -> bool:
+        """True when `attempt` was claimed with a secret whose SHA-256 is `secret_sha256`
+        (compared in constant time). An attempt without a recorded secret matches nothing."""
+        recorded = self.claim_sha256s.get(attempt, "")
+        return bool(recorded) and hmac.compare_digest(recorded, secret_sha256)
 
     def renew_lease(self, attempt: int, expires_at: datetime) -> None:
         """The worker running `attempt` is alive; extend its hold on the job."""

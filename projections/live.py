@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import msgspec
@@ -186,6 +187,18 @@ class LiveFeed:
         self.hub.publish(events)
 
 
+class ReplayBudget(Protocol):
+    """How many log positions a client's user may still replay (app/live_sessions.py)."""
+
+    per_minute: int
+
+    def spend(self, cost: int) -> float:
+        """0 when spent; else the seconds until it could be (inf: never)."""
+        ...
+
+    def charge(self, cost: int) -> None: ...
+
+
 ReadLog = Callable[[int, int], list[StoredEvent]]
 ReadAggregate = Callable[[UUID], list[StoredEvent]]
 
@@ -201,8 +214,12 @@ class LiveClient:
         close: Callable[[int, str], Awaitable[None]],
         buffer: int,
         read_aggregate: ReadAggregate | None = None,
+        budget: ReplayBudget | None = None,
     ) -> None:
         self.hub = hub
+        # Replays from old positions cost log reads: a subscribe with `since` spends from its
+        # user's budget, or is refused (the connection stays open).
+        self.budget = budget
         self.read_log = read_log
         # One job's stream replays from that job's own events (an indexed lookup), not by
         # scanning the log from `since`, which may be millions of events back.
@@ -242,10 +259,38 @@ class LiveClient:
             self.offer(("control", control(None, self.hub.position, "error", detail=str(error))))
 
     def subscribe(self, stream: str, since: int | None) -> None:
+        refusal = self._replay_refusal(stream, since)
+        if refusal is not None:
+            self.offer(("control", control(stream, self.hub.position, "refused", **refusal)))
+            return
         self.streams.add(stream)
         head = self.hub.attach(self, stream)
         start = head if since is None else min(since, head)
         self.offer(("replay", stream, start, head))
+
+    def _replay_refusal(self, stream: str, since: int | None) -> dict[str, Any] | None:
+        """Why a replay from `since` is refused (None: it may go ahead, and is paid for). A
+        whole stream's replay costs the positions it scans; one job's or sweep's stream is
+        read through an index and pays for the events read, afterwards."""
+        if since is None or self.budget is None:
+            return None
+        indexed = _only_aggregate(frozenset((stream,))) is not None
+        cost = 0 if indexed else max(self.hub.position - since, 0)
+        wait = self.budget.spend(cost)
+        if wait == 0:
+            return None
+        limit = self.budget.per_minute
+        if math.isinf(wait):
+            return {
+                "detail": f"since {since} is {cost} positions behind; a replay may scan at most "
+                f"{limit} (BACKEND_WS_REPLAY_EVENTS_PER_MINUTE): load the current state over "
+                "REST, then subscribe without since"
+            }
+        return {
+            "detail": f"replay budget spent ({limit} positions a minute, "
+            f"BACKEND_WS_REPLAY_EVENTS_PER_MINUTE): subscribe again in {math.ceil(wait)} s",
+            "retry_after": math.ceil(wait),
+        }
 
     def offer_live(self, batch: list[tuple[str, int, bytes]]) -> None:
         """Queue one delivery's messages, or the range they span if they would not fit."""
@@ -295,7 +340,7 @@ class LiveClient:
             elif kind == "replay":
                 _, stream, after, until = item
                 self.last_sent.pop(stream, None)  # a new subscription replays from its `since`
-                await self._send_from_log(frozenset((stream,)), after, until)
+                await self._send_from_log(frozenset((stream,)), after, until, paid=False)
                 await self.send(control(stream, until, "subscribed").decode())
             elif kind == "catch_up":
                 _, streams, after, until = item
@@ -303,13 +348,18 @@ class LiveClient:
             else:
                 await self.send(item[1].decode())
 
-    async def _send_from_log(self, streams: frozenset[str], after: int, until: int) -> None:
-        """Send the streams' stored events in (after, until] that were not sent yet, in order."""
+    async def _send_from_log(
+        self, streams: frozenset[str], after: int, until: int, *, paid: bool = True
+    ) -> None:
+        """Send the streams' stored events in (after, until] that were not sent yet, in order.
+        Unless `paid`, an indexed read is charged to the budget."""
         names = dict(self.hub.names)
         position = after
         job = _only_aggregate(streams)
         if job is not None and self.read_aggregate is not None and position < until:
             history = await asyncio.to_thread(self.read_aggregate, job)
+            if not paid and self.budget is not None:
+                self.budget.charge(len(history))
             wanted = [e for e in history if after < e.position <= until]
             await self._send_stored(wanted, streams, names)
             position = until

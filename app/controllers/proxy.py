@@ -3,6 +3,7 @@ MLflow (API.md, Gateway). Reading (GET, HEAD) needs `viewer`; anything else `res
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import httpx
@@ -20,6 +21,7 @@ from app.gateway import (
     SERVICES,
     EscapingPath,
     Gateway,
+    Origin,
     downstream_path,
     forwarded_headers,
     relay,
@@ -49,6 +51,23 @@ _ANSWER = ResponseSpec(
     generate_examples=False,
 )
 _DOWNSTREAM = (404, 502, 503, 504)
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def origin_of(request: Request[Principal, Any, Any], service: str) -> Origin:
+    """What the gateway itself saw of the request: the peer, the Host (when it is a plain
+    host[:port]; otherwise the address it listens on), the scheme and its own prefix."""
+    client = request.scope.get("client")
+    server = request.scope.get("server")
+    host = request.headers.get("host", "")
+    if not _HOST.match(host):
+        host = f"{server[0]}:{server[1]}" if server else "unknown"
+    return Origin(
+        client=client[0] if client else "unknown",
+        host=host,
+        proto=request.scope.get("scheme", "http"),
+        prefix=f"/api/v1/proxy/{service}",
+    )
 
 
 def _gateway(state: State) -> Gateway:
@@ -73,7 +92,11 @@ async def forward(service: str, request: Request[Principal, Any, Any]) -> Respon
         ) from None
     query = request.scope.get("query_string", b"").decode("latin-1")
     headers = forwarded_headers(
-        request.scope["headers"], request.user.sub, request.user.roles, current_request_id.get()
+        request.scope["headers"],
+        request.user.sub,
+        request.user.roles,
+        current_request_id.get(),
+        origin_of(request, service),
     )
     has_body = any(
         name in (b"content-length", b"transfer-encoding") for name, _ in request.scope["headers"]

@@ -74,7 +74,7 @@ class StrategyController(Controller):
         opt=RESEARCH,
         status_code=HTTP_200_OK,
         sync_to_thread=True,
-        responses=problems(*COMMAND, *BODY),
+        responses=problems(*COMMAND, *BODY, 404),
     )
     def add_maintainer(
         self,
@@ -98,7 +98,7 @@ class StrategyController(Controller):
         opt=RESEARCH,
         status_code=HTTP_200_OK,
         sync_to_thread=True,
-        responses=problems(*COMMAND),
+        responses=problems(*COMMAND, 404),
     )
     def remove_maintainer(
         self,

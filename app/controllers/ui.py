@@ -6,10 +6,12 @@ OpenAPI document."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
@@ -34,11 +36,22 @@ VENDOR_FILES = {
     "diff.js": "diff/dist/diff.js",
 }
 # The page talks only to its own origin (REST and the WebSocket); no inline scripts or styles.
+# 'self' does not cover ws:/wss: in every browser, so the WebSocket origin is named: the host the
+# page was asked from, never any host (a plain host[:port]; anything else gets no WebSocket).
 CSP = (
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+    "default-src 'self'; connect-src 'self'{sockets}; img-src 'self' data: blob:; "
     "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
+_HOST = re.compile(r"^(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def csp_for(host: str) -> str:
+    """The page's policy, with WebSockets allowed to `host` only (ws:, and wss: behind TLS)."""
+    sockets = f" ws://{host} wss://{host}" if _HOST.match(host) else ""
+    return CSP.format(sockets=sockets)
+
+
 _HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
@@ -46,19 +59,23 @@ _HEADERS = {
 }
 
 
-def _file(path: Path, missing: str) -> Response[bytes]:
+def _file(path: Path, missing: str, csp: str = "") -> Response[bytes]:
     try:
         body = path.read_bytes()
     except FileNotFoundError:
         raise NotFoundException(missing) from None
-    headers = _HEADERS | ({"Content-Security-Policy": CSP} if path.suffix == ".html" else {})
+    headers = _HEADERS | ({"Content-Security-Policy": csp} if csp else {})
     return Response(body, media_type=_TYPES[path.suffix], headers=headers)
 
 
 @get(["/", "/ui"], include_in_schema=False, sync_to_thread=False)
-def ui_index() -> Response[bytes]:
+def ui_index(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The single page; its script routes by the URL's fragment (#/jobs, #/jobs/<id>)."""
-    return _file(UI_DIR / "index.html", "the web UI's index.html is missing from app/ui/")
+    return _file(
+        UI_DIR / "index.html",
+        "the web UI's index.html is missing from app/ui/",
+        csp_for(request.headers.get("host", "")),
+    )
 
 
 @get("/ui/{name:str}", include_in_schema=False, sync_to_thread=False)

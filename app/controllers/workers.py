@@ -1,6 +1,13 @@
 """What remote workers (`tradai worker`, role `worker`) may do: claim a job delivered by the
 queue, and report on the attempt they run. Nothing else is open to that role, and nothing here
-is open to any other role (admin included): a report is a worker's word on its own run.
+is open to any other role (admin included): a report is a worker's word on its own run. These
+routes exist only with `BACKEND_EXECUTOR=sqs` (app/factory.py): with any other executor no
+worker runs jobs, and a worker token must not be a way to touch them.
+
+A claim answers with `claim_secret`, and every report on the attempt carries it in the
+`X-Claim-Secret` header: a missing or wrong one is 403 `not-the-claim` and changes nothing, so
+a worker token speaks only for the claims its worker made. A completion names only the metrics
+this service reports (422 otherwise).
 
 Every report names its attempt and is idempotent per (job, attempt): a worker that retries a
 report after a lost answer gets `already recorded`; a worker whose attempt was taken over gets
@@ -18,6 +25,7 @@ import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.params import Parameter
 
+from adapters.freqtrade.results import METRICS
 from app import params
 from app.auth import WORK, Principal
 from app.bootstrap import Container
@@ -25,8 +33,9 @@ from app.openapi import BODY, WRITE, problems
 from app.params import BadParameter, JobIdPath
 from app.problems import Problem, problem
 from commands.execution import ExecutionCommands
-from commands.remote_execution import RemoteExecution, Report, Settlement
+from commands.remote_execution import NotTheClaim, RemoteExecution, Report, Settlement
 from domain.backtest_job import BacktestJob
+from domain.errors import InvalidValue
 from projections.executor import run_spec
 
 AttemptPath = Annotated[
@@ -40,8 +49,18 @@ AttemptPath = Annotated[
 Phase = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 ArtifactKey = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-REPORT_PROBLEMS = problems(*WRITE, *BODY, 404, 409)
+ClaimSecret = Annotated[
+    str | None,
+    Parameter(
+        header="X-Claim-Secret",
+        required=False,
+        max_length=128,
+        description="the `claim_secret` the claim of this attempt answered with",
+    ),
+]
+REPORT_PROBLEMS = problems(*WRITE, *BODY, 404, 409)  # WRITE has 403: also `not-the-claim`
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+KNOWN_METRICS = frozenset(METRICS)  # the headline metrics a run reports (API.md's names)
 
 
 class ClaimRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -67,6 +86,7 @@ class ClaimedRun(msgspec.Struct, frozen=True, kw_only=True):
     parameters: dict[str, int | float | str | bool | None]
     lease_seconds: float
     lease_expires_at: datetime
+    claim_secret: str  # send it as X-Claim-Secret with every report on this attempt
 
 
 class Held(msgspec.Struct, frozen=True, kw_only=True):
@@ -110,6 +130,20 @@ def _attempt(raw: str) -> int:
     return int(raw)
 
 
+def _not_the_claim(request: Request[Any, Any, Any], exc: NotTheClaim) -> Response[Problem]:
+    return problem(request, 403, str(exc), "not-the-claim")
+
+
+def _check_metrics(summary: dict[str, float | int | None]) -> None:
+    unknown = sorted(set(summary) - KNOWN_METRICS)
+    if unknown:
+        raise InvalidValue(
+            f"summary.{unknown[0]}",
+            f"not a metric this service reports ({len(unknown)} unknown); known: "
+            + ", ".join(sorted(KNOWN_METRICS)),
+        )
+
+
 def _held(job: BacktestJob) -> Held:
     return Held(
         attempt=job.attempt,
@@ -139,6 +173,7 @@ def _recorded(
 class WorkerController(Controller):
     path = "/api/v1/workers/jobs"
     tags = ["workers"]
+    exception_handlers = {NotTheClaim: _not_the_claim}
 
     @post(
         "/{job_id:str}/claim",
@@ -173,7 +208,9 @@ class WorkerController(Controller):
         spec = run_spec(container.store, job)
         if spec is None:
             reason = "the strategy version's code is missing or changed"
-            _remote(container).settle(key, job.attempt, Settlement.FAILED, reason=reason)
+            _remote(container).settle(
+                key, job.attempt, claim.secret, Settlement.FAILED, reason=reason
+            )
             return problem(request, 409, f"backtest job {key} failed: {reason}", "job-settled")
         assert job.lease_expires_at is not None
         return Response(
@@ -181,6 +218,7 @@ class WorkerController(Controller):
                 **msgspec.structs.asdict(spec),
                 lease_seconds=lease,
                 lease_expires_at=job.lease_expires_at,
+                claim_secret=claim.secret,
             )
         )
 
@@ -195,12 +233,13 @@ class WorkerController(Controller):
         self,
         job_id: JobIdPath,
         attempt: AttemptPath,
+        secret: ClaimSecret,
         request: Request[Principal, Any, Any],
         container: Container,
     ) -> Response[Held] | Response[Problem]:
         """Renew the attempt's lease; says whether a cancel was requested."""
         key, number = params.job_id(job_id), _attempt(attempt)
-        job = _remote(container).heartbeat(key, number, container.settings.lease_seconds)
+        job = _remote(container).heartbeat(key, number, secret, container.settings.lease_seconds)
         return _attempt_over(request, key, number) if job is None else Response(_held(job))
 
     @post(
@@ -215,12 +254,13 @@ class WorkerController(Controller):
         job_id: JobIdPath,
         attempt: AttemptPath,
         data: ProgressReport,
+        secret: ClaimSecret,
         request: Request[Principal, Any, Any],
         container: Container,
     ) -> Response[Held] | Response[Problem]:
         """Report how far the run got; says whether a cancel was requested."""
         key, number = params.job_id(job_id), _attempt(attempt)
-        job = _remote(container).progress(key, number, data.phase, data.fraction)
+        job = _remote(container).progress(key, number, secret, data.phase, data.fraction)
         return _attempt_over(request, key, number) if job is None else Response(_held(job))
 
     @post(
@@ -228,18 +268,20 @@ class WorkerController(Controller):
         opt=WORK,
         status_code=200,
         sync_to_thread=True,
-        responses=REPORT_PROBLEMS,
+        responses=problems(*WRITE, *BODY, 404, 409, 422),
     )
     def completed(
         self,
         job_id: JobIdPath,
         attempt: AttemptPath,
         data: CompletionReport,
+        secret: ClaimSecret,
         request: Request[Principal, Any, Any],
         container: Container,
     ) -> Response[Recorded] | Response[Problem]:
         """The run produced its result; artifacts were uploaded under `<job>/<attempt>/`."""
         key, number = params.job_id(job_id), _attempt(attempt)
+        _check_metrics(data.summary)
         prefix = f"{key}/{number}/"
         for name, stored in data.artifacts.items():
             if not _NAME.fullmatch(name) or not stored.startswith(prefix) or ".." in stored:
@@ -249,6 +291,7 @@ class WorkerController(Controller):
         report = _remote(container).settle(
             key,
             number,
+            secret,
             Settlement.COMPLETED,
             summary=dict(data.summary),
             artifacts=dict(data.artifacts),
@@ -274,6 +317,7 @@ class WorkerController(Controller):
             ),
         ],
         data: ReasonReport,
+        secret: ClaimSecret,
         request: Request[Principal, Any, Any],
         container: Container,
     ) -> Response[Recorded] | Response[Problem]:
@@ -286,5 +330,16 @@ class WorkerController(Controller):
             raise BadParameter("outcome", "one of failed, cancelled, lost, released") from None
         if how is Settlement.COMPLETED:
             raise BadParameter("outcome", "a completion reports its result at .../completed")
-        report = _remote(container).settle(key, number, how, reason=data.reason)
+        report = _remote(container).settle(key, number, secret, how, reason=data.reason)
         return _recorded(request, key, number, report)
+
+
+# The executors whose jobs remote workers run: only with one of these do the routes exist.
+REMOTE_EXECUTORS = frozenset({"sqs"})
+
+
+def worker_routes(executor: str) -> list[type[WorkerController]]:
+    """The worker routes to serve under `BACKEND_EXECUTOR=executor`: none unless remote
+    workers run the jobs. With `local` or `memory` the API's own pool runs them and with `off`
+    nobody does, so a worker token must find nothing to claim or settle (404 on every route)."""
+    return [WorkerController] if executor in REMOTE_EXECUTORS else []

@@ -95,12 +95,13 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
 
 /** One WebSocket for the page; streams resume after a reconnect from the last position seen. */
 export class Live {
-  constructor(onState) {
+  constructor(onState, onResync) {
     this.subs = new Map(); // stream -> {handler, since}
     this.socket = null;
     this.closed = false;
     this.retry = 500;
     this.onState = onState || (() => {});
+    this.onResync = onResync || (() => {}); // events were missed: the page reloads its state
   }
 
   async connect() {
@@ -128,15 +129,35 @@ export class Live {
       const msg = JSON.parse(e.data);
       const sub = this.subs.get(msg.stream);
       if (!sub) return;
+      if (msg.type === "refused") return this.refused(msg.stream, sub, msg.data || {});
       if (typeof msg.position === "number" && msg.type !== "unsubscribed") sub.since = Math.max(sub.since ?? 0, msg.position);
       if (msg.type === "subscribed" || msg.type === "unsubscribed") return sub.ready?.();
       sub.handler(msg);
     };
-    socket.onclose = () => {
+    socket.onclose = (e) => {
       if (this.socket === socket) this.socket = null;
+      // The server closes the stream when its (single-use) token expires: renew it at once and
+      // resume every stream from the last position seen (onopen sends `since`).
+      if (e.code === 1008 && /expired/.test(e.reason || "") && !this.closed) {
+        this.retry = 500;
+        this.connect();
+        return;
+      }
       this.onState(false);
       this.later();
     };
+  }
+
+  /** A replay the server refused: ask again when its budget allows, or, when the gap is too
+   * long to replay at all, subscribe from now and let the page reload its state over REST. */
+  refused(stream, sub, data) {
+    if (data.retry_after) {
+      setTimeout(() => { if (this.subs.get(stream) === sub && this.socket?.readyState === WebSocket.OPEN) this.send(stream); }, data.retry_after * 1000);
+      return;
+    }
+    sub.since = null;
+    if (this.socket?.readyState === WebSocket.OPEN) this.send(stream);
+    this.onResync(stream);
   }
 
   later() {

@@ -31,7 +31,7 @@ export function jobsPage(main) {
   const live = new Live((on) => {
     liveNote.className = on ? "live on" : "live";
     liveNote.textContent = on ? "live" : "reconnecting…";
-  });
+  }, () => load());
   let disposed = false;
   const selected = new Set(); // ids of the completed jobs ticked for comparison, in ticking order
 

@@ -181,7 +181,7 @@ export function liveReload(note, relevant, reload, streams = ["strategies"]) {
   const live = new Live((on) => {
     note.className = on ? "live on" : "live";
     note.textContent = on ? "live" : "reconnecting…";
-  });
+  }, () => reload());
   const timers = new Set();
   let pending = false;
   function later(ms, fn) {

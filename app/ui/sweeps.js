@@ -17,7 +17,7 @@ export function sweepsPage(main) {
   const live = new Live((on) => {
     liveNote.className = on ? "live on" : "live";
     liveNote.textContent = on ? "live" : "reconnecting…";
-  });
+  }, () => load());
   let disposed = false;
   let nextCursor = null;
 

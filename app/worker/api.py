@@ -3,12 +3,15 @@
 Final reports are retried (tenacity, exponential backoff) while the API is unreachable or
 answers 5xx/429, so a restarting API loses nothing: a report repeated after an answer that got
 lost is answered `already recorded`. Progress is best effort: the next report supersedes it.
+Every report carries the secret the claim answered with (header X-Claim-Secret): the API
+accepts a report only from the claim it belongs to.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +32,9 @@ class ApiUnavailable(Exception):
 
 class RefusedReport(Exception):
     """The API refused a report as malformed (4xx other than 409): a bug, not a state."""
+
+
+SECRET_HEADER = "X-Claim-Secret"
 
 
 @dataclass(frozen=True)
@@ -52,11 +58,24 @@ class WorkerApi:
     """HTTP calls of one worker, with a `worker` token. `url` may list several API replicas,
     comma-separated: a replica that cannot be reached is left for the next one."""
 
-    def __init__(self, url: str, token: str, worker: str, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        worker: str,
+        timeout: float = 15.0,
+        token_file: Path | None = None,
+    ) -> None:
         self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
         if not self.urls:
             raise ValueError("no API URL: set TRADAI_URL")
         self.worker = worker
+        # Worker tokens are short-lived: with a token file, whatever renews them (a timer
+        # running `tradai token`, a secrets agent) replaces the file, and the next call uses it.
+        self.token_file = token_file
+        self._token_stamp: tuple[int, int] | None = None
+        if token_file is not None:
+            token = self._read_token() or token
         self.clients = [
             httpx.Client(
                 base_url=f"{base}/api/v1/workers/jobs",
@@ -76,12 +95,17 @@ class WorkerApi:
         for client in self.clients:
             client.close()
 
-    def _post(self, path: str, body: Any = None) -> httpx.Response:
+    def _post(self, path: str, body: Any = None, secret: str = "") -> httpx.Response:
         """POST to the current replica; an unreachable one is swapped for the next (the caller
-        retries), one that answers 5xx too."""
+        retries), one that answers 5xx too. `secret`: the claim's, for a report."""
         index = self._current
+        if self.token_file is not None:
+            self._renew_token()
+        headers = {SECRET_HEADER: secret} if secret else None
         try:
-            response = self.clients[index].post(path, json=body if body is not None else {})
+            response = self.clients[index].post(
+                path, json=body if body is not None else {}, headers=headers
+            )
         except httpx.HTTPError as error:
             self._current = (index + 1) % len(self.clients)
             raise ApiUnavailable(
@@ -93,8 +117,35 @@ class WorkerApi:
         if response.status_code == 429:
             raise ApiUnavailable(f"{self.urls[index]} answered 429")
         if response.status_code in (401, 403):
-            raise RefusedReport(f"the API refused the worker's token: {_detail(response)}")
+            raise RefusedReport(f"the API refused the report: {_detail(response)}")
         return response
+
+    def _read_token(self) -> str:
+        """The token file's token ('' when it cannot be read), remembering the file's stamp."""
+        assert self.token_file is not None
+        try:
+            stat = self.token_file.stat()
+            token = self.token_file.read_text().strip()
+        except OSError as error:
+            log.warning("cannot read the token file %s: %s", self.token_file, error)
+            return ""
+        self._token_stamp = (stat.st_mtime_ns, stat.st_size)
+        return token
+
+    def _renew_token(self) -> None:
+        """Use the token file's token when the file changed since it was last read."""
+        assert self.token_file is not None
+        try:
+            stat = self.token_file.stat()
+        except OSError:
+            return  # being replaced: the current token serves until the file is back
+        if (stat.st_mtime_ns, stat.st_size) == self._token_stamp:
+            return
+        token = self._read_token()
+        if token:
+            for client in self.clients:
+                client.headers["Authorization"] = f"Bearer {token}"
+            log.info("worker token renewed from %s", self.token_file)
 
     def _retrying(self, seconds: float) -> Retrying:
         return Retrying(
@@ -116,22 +167,30 @@ class WorkerApi:
             return ClaimAnswer(settled=_detail(response))
         raise RefusedReport(f"claim of job {job_id}: {_detail(response)}")
 
-    def heartbeat(self, job_id: UUID, attempt: int) -> HeldAnswer:
+    def heartbeat(self, job_id: UUID, attempt: int, secret: str) -> HeldAnswer:
         path = f"/{job_id}/attempts/{attempt}/heartbeat"
-        return self._held(self._retrying(2.0)(self._post, path))
+        return self._held(self._retrying(2.0)(self._post, path, None, secret))
 
-    def progress(self, job_id: UUID, attempt: int, phase: str, fraction: float) -> HeldAnswer:
+    def progress(
+        self, job_id: UUID, attempt: int, secret: str, phase: str, fraction: float
+    ) -> HeldAnswer:
         body = {"phase": phase, "fraction": fraction}
         path = f"/{job_id}/attempts/{attempt}/progress"
-        return self._held(self._retrying(1.0)(self._post, path, body))
+        return self._held(self._retrying(1.0)(self._post, path, body, secret))
 
     def report(
-        self, job_id: UUID, attempt: int, outcome: str, body: dict[str, Any], patience: float
+        self,
+        job_id: UUID,
+        attempt: int,
+        secret: str,
+        outcome: str,
+        body: dict[str, Any],
+        patience: float,
     ) -> bool:
         """Send a final report, retrying for up to `patience` seconds; True when the API
         recorded it (now or before), False when the attempt was over."""
         path = f"/{job_id}/attempts/{attempt}/{outcome}"
-        response = self._retrying(patience)(self._post, path, body)
+        response = self._retrying(patience)(self._post, path, body, secret)
         if response.status_code == 200:
             return True
         if response.status_code == 409:

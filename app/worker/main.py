@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import threading
+from pathlib import Path
 
 from app.logging_setup import configure_logging
 from app.settings import Settings
@@ -17,7 +18,9 @@ from app.worker.service import RemoteWorker
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings, url: str, token: str, name: str = "") -> None:
+def run_worker(
+    settings: Settings, url: str, token: str, name: str = "", token_file: Path | None = None
+) -> None:
     """Run until SIGTERM or SIGINT; running jobs are handed back before it returns."""
     from adapters.aws.sqs import SqsJobQueue
     from adapters.freqtrade.pool import LocalWorkerPool, RunLimits
@@ -42,7 +45,9 @@ def run_worker(settings: Settings, url: str, token: str, name: str = "") -> None
     )
     queue = SqsJobQueue(settings.sqs_queue_url)
     worker = RemoteWorker(
-        WorkerApi(url, token, name or f"{socket.gethostname()}:{os.getpid()}"),
+        WorkerApi(
+            url, token, name or f"{socket.gethostname()}:{os.getpid()}", token_file=token_file
+        ),
         queue,
         pool,
         open_artifact_store(settings),

@@ -36,10 +36,11 @@ _REPORT_PATIENCE = 600.0  # seconds a final report is retried while the API is a
 
 @dataclass
 class HeldRun:
-    """A run this worker holds: its attempt and its message."""
+    """A run this worker holds: its attempt, the claim's secret and its message."""
 
     spec: RunSpec
     receipt: str
+    secret: str  # sent with every report on the attempt: the API knows the claim by it
     let_go: bool = False  # the attempt is over or handed back: its message is not ours now
 
 
@@ -129,7 +130,7 @@ class RemoteWorker:
         lease = float(answer.run.get("lease_seconds", self.visibility_seconds))
         self._heartbeat_seconds = max(min(self.visibility_seconds, lease) / 3, 0.5)
         with self._lock:
-            self.held[job_id] = HeldRun(spec, message.receipt)
+            self.held[job_id] = HeldRun(spec, message.receipt, str(answer.run["claim_secret"]))
         log.info("job %s attempt %s: claimed (receive %s)", job_id, spec.attempt, message.receives)
         self.pool.run(spec, self)
 
@@ -156,7 +157,7 @@ class RemoteWorker:
         except Exception as error:
             log.warning("job %s: visibility heartbeat failed: %s", job_id, error)
         try:
-            answer = self.api.heartbeat(job_id, run.spec.attempt)
+            answer = self.api.heartbeat(job_id, run.spec.attempt, run.secret)
         except (ApiUnavailable, RefusedReport) as error:
             log.warning("job %s: lease heartbeat failed: %s", job_id, error)
             return
@@ -182,8 +183,12 @@ class RemoteWorker:
     # --- what the pool reports (a RunListener) -----------------------------------------------
 
     def on_progress(self, spec: RunSpec, phase: str, fraction: float) -> None:
+        with self._lock:
+            run = self.held.get(spec.job_id)
+        if run is None or run.spec.attempt != spec.attempt:
+            return  # not (or no longer) a run this worker holds
         try:
-            answer = self.api.progress(spec.job_id, spec.attempt, phase, fraction)
+            answer = self.api.progress(spec.job_id, spec.attempt, run.secret, phase, fraction)
         except (ApiUnavailable, RefusedReport) as error:
             log.info("job %s: progress not reported: %s", spec.job_id, error)
             return
@@ -227,7 +232,7 @@ class RemoteWorker:
                 return
         try:
             recorded = self.api.report(
-                spec.job_id, spec.attempt, outcome, body, patience=_REPORT_PATIENCE
+                spec.job_id, spec.attempt, run.secret, outcome, body, patience=_REPORT_PATIENCE
             )
         except (ApiUnavailable, RefusedReport) as error:
             log.error(
@@ -259,7 +264,9 @@ class RemoteWorker:
         for job_id, run in runs:
             reason = f"worker {self.api.worker} stopped"
             try:
-                self.api.report(job_id, run.spec.attempt, "released", {"reason": reason}, 10.0)
+                self.api.report(
+                    job_id, run.spec.attempt, run.secret, "released", {"reason": reason}, 10.0
+                )
             except (ApiUnavailable, RefusedReport) as error:
                 log.warning(
                     "job %s: release not reported (%s); its lease will run out", job_id, error

@@ -200,3 +200,52 @@ def test_a_100_mb_download_streams_without_growing_the_api(gateway: Gateway) -> 
     assert received == size
     grown = _rss_peak_mb(pid) - before
     assert grown < 30, f"the API's peak memory grew {grown:.0f} MB for a 100 MB download"
+
+
+def test_the_caller_cannot_speak_for_the_gateway(gateway: Gateway) -> None:
+    """Forwarding headers are the gateway's own, whatever the caller sent, and names that read
+    as a protected one with `_` for `-` (which some servers fold into `-`) are dropped."""
+    claimed = {
+        "X-Forwarded-For": "10.0.0.1",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Prefix": "/admin",
+        "X-Forwarded-Email": "root@example.com",
+        "Forwarded": "for=10.0.0.1;host=evil.example;proto=https",
+        "X-Real-IP": "10.0.0.1",
+        "x_forwarded_user": "mallory",
+        "x_forwarded_roles": "admin",
+        "X_Forwarded_For": "10.0.0.2",
+        "x-forwarded_user": "mallory",
+        "x_real_ip": "10.0.0.3",
+        "X_Request_ID": "forged",
+        "x_authorization": "kept: not a protected name",
+    }
+    answer = gateway.viewer.get("/proxy/strategy-service/who", headers=claimed)
+    assert answer.status_code == 200
+    pairs = [(k, v) for k, v in answer.json()["headers"]]
+    names = [k for k, _ in pairs]
+    for name in ("x_forwarded_user", "x_forwarded_roles", "x_forwarded_for", "x_real_ip"):
+        assert name not in names, name
+    assert "x-forwarded_user" not in names and "x_request_id" not in names
+    assert "x-forwarded-email" not in names and "x-forwarded-port" not in names
+    sent = headers_of(answer.json())
+    # Each forwarding header is there once, with what the gateway saw.
+    for name in ("x-forwarded-for", "x-forwarded-host", "forwarded", "x-real-ip"):
+        assert names.count(name) == 1, name
+    assert sent["x-forwarded-for"] == "127.0.0.1" and sent["x-real-ip"] == "127.0.0.1"
+    assert sent["x-forwarded-host"] == f"127.0.0.1:{gateway.server.port}"
+    assert sent["x-forwarded-proto"] == "http"
+    assert sent["x-forwarded-prefix"] == "/api/v1/proxy/strategy-service"
+    assert sent["forwarded"] == f'for=127.0.0.1;host="127.0.0.1:{gateway.server.port}";proto=http'
+    assert sent["x-forwarded-user"] == "vera" and sent["x-forwarded-roles"] == "viewer"
+    assert sent["x_authorization"] == "kept: not a protected name"
+
+
+def test_downstream_cookies_stay_behind_and_answers_are_not_sniffed(gateway: Gateway) -> None:
+    answer = gateway.viewer.get("/proxy/strategy-service/login", headers={"X-Answer-Cookie": "1"})
+    assert answer.status_code == 200 and answer.json()["path"] == "/login"
+    assert "set-cookie" not in answer.headers
+    assert not gateway.viewer.cookies
+    assert answer.headers.get_list("x-content-type-options") == ["nosniff"]

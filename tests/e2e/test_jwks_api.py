@@ -104,6 +104,9 @@ def test_a_valid_provider_token_is_200_and_its_groups_are_its_roles(
         (lambda: unsigned_token(RSA.kid, extra={GROUPS: ["admin"]}), "'none' is not accepted"),
         (lambda: hmac_token(RSA.public_pem(), RSA.kid, extra={GROUPS: ["admin"]}), "not valid"),
         (lambda: hmac_token(json.dumps(EC.jwk()).encode(), EC.kid), "not valid"),
+        (lambda: RSA.token(ttl=2 * 86_400, extra={GROUPS: ["admin"]}), "longer than the 86400 s"),
+        (lambda: RSA.token(iat=None, extra={GROUPS: ["admin"]}), '"iat"'),
+        (lambda: RSA.token(aud=None, extra={GROUPS: ["admin"]}), '"aud"'),
     ],
     ids=[
         "expired",
@@ -113,6 +116,9 @@ def test_a_valid_provider_token_is_200_and_its_groups_are_its_roles(
         "alg-none",
         "hs256-with-rsa-public-key",
         "hs256-with-ec-jwk",
+        "lives-two-days",
+        "no-iat",
+        "no-audience",
     ],
 )
 def test_bad_provider_tokens_are_401_problems(
@@ -156,3 +162,11 @@ def test_a_provider_that_is_down_gives_401_saying_so_and_local_tokens_still_work
         detail = problem(get(server, RSA.token(extra={GROUPS: ["viewer"]})), 401)
         assert "keys could not be fetched" in detail and nowhere in detail
         assert get(server, server.token("alice", "viewer")).status_code == 200
+
+
+def test_a_provider_without_an_audience_refuses_to_start(idp: JwksServer, tmp_path: Path) -> None:
+    env = idp_env(idp.url)
+    del env["BACKEND_JWT_AUDIENCE"]
+    server = ServerProcess(tmp_path / "no-audience", env)
+    with pytest.raises(RuntimeError, match="needs BACKEND_JWT_AUDIENCE"):
+        server.start(timeout=20)

@@ -80,7 +80,11 @@ class SubmittedCounter(threading.Thread):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"BACKEND_EXECUTOR": "memory", "BACKEND_SUBSCRIBER_POLL_INTERVAL": "0.05"}
+    env = {
+        "BACKEND_EXECUTOR": "memory",
+        "BACKEND_SUBSCRIBER_POLL_INTERVAL": "0.05",
+        "BACKEND_WS_MAX_CONNECTIONS_PER_USER": "250",  # one user's hundreds of clients below
+    }
     process = ServerProcess(tmp_path_factory.mktemp("live"), env)
     process.start()
     try:
@@ -228,11 +232,11 @@ def test_hundreds_of_clients_and_abrupt_disconnects(
     server: ServerProcess, client: httpx.Client
 ) -> None:
     baseline = gauges(server)["websocket_clients"]
-    url = ws_url(server, client)
     count = 200
+    urls = [ws_url(server, client) for _ in range(count)]  # a WebSocket token opens one
 
     async def run() -> list[list[int]]:
-        sockets = [await async_connect(url) for _ in range(count)]
+        sockets = [await async_connect(url) for url in urls]
         for ws in sockets:
             await ws.send(json.dumps({"action": "subscribe", "stream": "backtests"}))
         for ws in sockets:
@@ -265,6 +269,7 @@ def test_a_slow_client_is_closed_and_others_are_not_slowed(tmp_path: Path) -> No
         "BACKEND_EXECUTOR": "off",
         "BACKEND_WS_BUFFER_MESSAGES": "200",
         "BACKEND_SUBSCRIBER_POLL_INTERVAL": "0.05",
+        "BACKEND_MAX_QUEUED_PER_USER": "0",  # alice's 20,000 jobs below are only history
     }
     server = ServerProcess(tmp_path / "slow", env)
     server.start()

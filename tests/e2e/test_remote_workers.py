@@ -5,6 +5,7 @@ with SIGKILL and stopped with SIGTERM; the API is restarted while they run."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -239,6 +240,91 @@ def test_restarting_the_api_while_workers_run_loses_nothing(
         for job_id in ids:
             history = kinds(fresh, job_id)
             assert history.count("Completed") == 1 and history.count("Dispatched") == 1
+    wait_until(lambda: queue_drained(stand), 60, "the queue to drain")
+
+
+PROBLEMS = "https://tradai.dev/problems/"
+REPORTS = {
+    "heartbeat": None,
+    "progress": {"phase": "backtest", "fraction": 1.0},
+    "completed": {"summary": {"total_trades": 999, "profit_total": 9.99}, "artifacts": {}},
+    **{how: {"reason": "invented"} for how in ("failed", "cancelled", "lost", "released")},
+}
+
+
+def refused(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEMS + slug, body
+    return body
+
+
+def test_only_a_worker_speaks_for_a_worker(stand: RemoteStand) -> None:
+    claim = {"worker": "root-box"}
+    with client_for(stand.server, "root", "admin") as admin:
+        refused(admin.post(f"/workers/jobs/{uuid.uuid4()}/claim", json=claim), 403, "forbidden")
+    with client_for(stand.server, "worker-z", "worker") as worker:
+        response = worker.post(f"/workers/jobs/{uuid.uuid4()}/claim", json=claim)
+        assert "does not exist" in refused(response, 409, "job-settled")["detail"]
+
+
+def test_a_report_is_accepted_only_from_the_claim_it_belongs_to(
+    stand: RemoteStand, client: httpx.Client
+) -> None:
+    """A stolen worker token (or another claim's secret) cannot settle, renew or give back a
+    job; only the secret its claim handed out speaks for the attempt, and only known metrics."""
+    for worker in live_workers(stand).values():  # nothing left to run: the queue was drained
+        assert worker.stop(timeout=30) == 0
+    register(client, "ClaimedByHand", crossover("ClaimedByHand"))
+    mine, other = (submit(client, "ClaimedByHand", **INPUTS[1]) for _ in range(2))
+    for job_id in (mine, other):
+        wait_until(lambda j=job_id: "Dispatched" in kinds(client, j), 30, "the dispatch")
+    with client_for(stand.server, "worker-x", "worker") as hand:
+        claims = {}
+        for job_id in (mine, other):
+            answer = hand.post(f"/workers/jobs/{job_id}/claim", json={"worker": "by-hand"})
+            assert answer.status_code == 200, answer.text
+            claims[job_id] = answer.json()["claim_secret"]
+        assert len(claims[mine]) >= 43 and claims[mine] != claims[other]
+        before = kinds(client, mine)
+        for route, body in REPORTS.items():
+            path = f"/workers/jobs/{mine}/attempts/1/{route}"
+            for secret in (None, claims[other], "A" * 43):
+                headers = {"X-Claim-Secret": secret} if secret else {}
+                response = hand.post(path, json=body or {}, headers=headers)
+                assert (
+                    "attempt 1 of backtest job" in refused(response, 403, "not-the-claim")["detail"]
+                )
+        unknown = {"summary": {"total_trades": 3, "made_up": 1.0}, "artifacts": {}}
+        response = hand.post(
+            f"/workers/jobs/{mine}/attempts/1/completed",
+            json=unknown,
+            headers={"X-Claim-Secret": claims[mine]},
+        )
+        assert refused(response, 422, "invalid-value")["errors"][0]["field"] == "summary.made_up"
+        assert kinds(client, mine) == before
+        job = client.get(f"/backtests/{mine}").json()
+        assert (job["status"], job["attempt"], job["worker"]) == ("running", 1, "by-hand")
+        # The claim's own secret speaks for it: the job is handed back, and the queue's message
+        # runs it again on a real worker.
+        for job_id, secret in claims.items():
+            headers = {"X-Claim-Secret": secret}
+            beat = hand.post(f"/workers/jobs/{job_id}/attempts/1/heartbeat", headers=headers)
+            assert beat.status_code == 200, beat.text
+            back = hand.post(
+                f"/workers/jobs/{job_id}/attempts/1/released",
+                json={"reason": "test"},
+                headers=headers,
+            )
+            assert back.json() == {"outcome": "accepted"}
+    ensure_two_workers(stand)
+    for job_id in (mine, other):
+        job = wait(client, job_id, timeout=120)
+        assert (job["status"], job["attempt"]) == ("completed", 2), job["error"]
+        assert job["worker"] in live_workers(stand)
+        metrics = client.get(f"/backtests/{job_id}/result").json()["metrics"]
+        assert metrics["total_trades"] != 999 and "made_up" not in metrics
     wait_until(lambda: queue_drained(stand), 60, "the queue to drain")
 
 

@@ -124,15 +124,45 @@ def test_a_worker_reads_nothing(worker: httpx.Client) -> None:
     problem(worker.get("/backtests"), 403, "forbidden")
 
 
-def test_admin_may_not_speak_for_a_worker(admin: httpx.Client, failed_job: str) -> None:
-    body = {"worker": "root-box"}
-    problem(admin.post(f"/workers/jobs/{uuid.uuid4()}/claim", json=body), 403, "forbidden")
-    problem(admin.post(f"/workers/jobs/{failed_job}/claim", json=body), 403, "forbidden")
-    assert admin.get("/backtests").status_code == 200  # admin itself is not refused
+WORKER_ROUTES = [
+    "claim",
+    "attempts/1/heartbeat",
+    "attempts/1/progress",
+    "attempts/1/completed",
+    *(f"attempts/1/{how}" for how in ("failed", "cancelled", "lost", "released")),
+]
+INVENTED = {
+    "claim": {"worker": "thief-box"},
+    "attempts/1/progress": {"phase": "backtest", "fraction": 1.0},
+    "attempts/1/completed": {
+        "summary": {"total_trades": 999, "profit_total": 9.99},
+        "artifacts": {},
+    },
+}
 
 
-def test_a_worker_claiming_an_unknown_job_is_told_to_drop_it(worker: httpx.Client) -> None:
-    response = worker.post(f"/workers/jobs/{uuid.uuid4()}/claim", json={"worker": "w-1"})
-    body = problem(response, 409, "job-settled")
-    assert body["type"].endswith("job-settled")
-    assert "does not exist" in body["detail"]
+def test_with_the_local_executor_no_worker_route_exists_for_any_job(
+    researcher: httpx.Client, worker: httpx.Client, admin: httpx.Client
+) -> None:
+    """A worker token against a server whose own pool runs the jobs: it can neither claim a
+    queued job (and read its code) nor settle the running one; both run as if it were not there."""
+    register(researcher, "HeldByLocal", strategies.sleeper("HeldByLocal", 3))
+    running = submit(researcher, "HeldByLocal", pairs=["BTC/USDT"])
+    wait_for(researcher, running, lambda j: j["status"] == "running")
+    queued = submit(researcher, "HeldByLocal", pairs=["BTC/USDT"])  # one slot: it waits
+    assert researcher.get(f"/backtests/{queued}").json()["status"] in ("submitted", "queued")
+    for job_id in (queued, running, str(uuid.uuid4())):
+        for route in WORKER_ROUTES:
+            body = INVENTED.get(route, {"reason": "invented"})
+            for client in (worker, admin):
+                response = client.post(f"/workers/jobs/{job_id}/{route}", json=body)
+                problem(response, 404, "not-found")
+                assert "class HeldByLocal" not in response.text
+    for job_id in (running, queued):
+        job = wait_for(researcher, job_id, final)
+        assert (job["status"], job["attempt"]) == ("completed", 1), job
+        assert job["worker"] != "thief-box"
+        metrics = researcher.get(f"/backtests/{job_id}/result").json()["metrics"]
+        assert metrics["total_trades"] != 999, metrics
+        history = [e["type"] for e in researcher.get(f"/backtests/{job_id}/events").json()]
+        assert history.count("Started") == 1 and history.count("Completed") == 1, history

@@ -123,7 +123,7 @@ def test_racing_cancels_one_wins_the_others_conflict(event_store: EventStore) ->
     def cancel(i: int) -> None:
         barrier.wait()
         try:
-            commands.cancel_backtest(CancelBacktest(job_id=view.id), f"user{i}")
+            commands.cancel_backtest(CancelBacktest(job_id=view.id), f"user{i}", admin=True)
             outcomes.append("ok")
         except (ConcurrencyConflict, IllegalTransition):
             outcomes.append("refused")

@@ -56,6 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Hop", "must not pass")
         self.send_header("Keep-Alive", "timeout=5")
         self.send_header("X-Downstream", "echo")
+        if self.headers.get("X-Answer-Cookie"):  # a downstream that sets cookies
+            self.send_header("Set-Cookie", "session=downstream; Path=/")
+            self.send_header("Set-Cookie", "other=1; Path=/api")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

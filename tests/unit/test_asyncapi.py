@@ -106,6 +106,7 @@ def test_the_kafka_key_and_the_websocket_are_described(document: dict[str, Any])
         "subscribed",
         "unsubscribed",
         "error",
+        "refused",
     }
     described = json.dumps(document)
     assert "at least once" in described.lower() and "deduplicate on event_id" in described

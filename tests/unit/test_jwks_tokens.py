@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -315,14 +316,51 @@ def test_a_roles_claim_that_is_no_list_is_401(jwks: JwksServer, clock: Clock) ->
         verify(provider, RSA.token(extra={"cognito:groups": "admin"}))
 
 
-def test_without_an_audience_setting_the_audience_is_not_checked(
-    jwks: JwksServer, clock: Clock
+def test_an_audience_is_required(jwks: JwksServer, clock: Clock) -> None:
+    with pytest.raises(ValueError, match="audience"):
+        IdentityProvider(jwks.url, ISSUER, "", clock=clock)
+
+
+def test_audience_lists_and_cognito_access_tokens_client_id(provider: IdentityProvider) -> None:
+    assert verify(provider, RSA.token(aud=["another-app", AUDIENCE])) == RESEARCHER
+    # Cognito's access tokens carry no `aud`, their app client id as `client_id`.
+    assert verify(provider, RSA.token(aud=None, client_id=AUDIENCE)) == RESEARCHER
+    for token in (RSA.token(aud=None, client_id="another-app"), RSA.token(aud=["x", "y"])):
+        with pytest.raises(NotAuthorizedException, match=r"aud|Audience"):
+            verify(provider, token)
+
+
+@pytest.mark.parametrize(
+    ("make_token", "message"),
+    [
+        (lambda: RSA.token(ttl=86_400 + 60), "longer than the 86400 s"),
+        (lambda: RSA.token(iat=None), '"iat"'),
+        # An old `iat` with a far `exp`: checked from now too.
+        (lambda: RSA.token(iat=int(time.time()) - 3600, ttl=86_400), "longer than the 86400 s"),
+    ],
+    ids=["too-long", "no-iat", "exp-far-from-now"],
+)
+def test_provider_tokens_living_longer_than_the_maximum_are_401(
+    provider: IdentityProvider, make_token: Callable[[], str], message: str
 ) -> None:
-    provider = IdentityProvider(jwks.url, ISSUER, clock=clock)
-    assert verify(provider, RSA.token(aud="whatever")) == RESEARCHER
-    assert verify(provider, RSA.token(aud=None)) == RESEARCHER
-    with pytest.raises(NotAuthorizedException, match="issuer"):
-        verify(provider, RSA.token(iss="https://evil.test/"))
+    refused(middleware(provider), make_token(), message)
+
+
+def test_the_maximum_lifetime_comes_from_the_settings(jwks: JwksServer) -> None:
+    settings = load_settings(
+        {
+            "BACKEND_JWT_JWKS_URL": jwks.url,
+            "BACKEND_JWT_ISSUER": ISSUER,
+            "BACKEND_JWT_AUDIENCE": AUDIENCE,
+            "BACKEND_JWT_MAX_TTL_SECONDS": "600",
+            "BACKEND_JWT_TTL_SECONDS": "300",
+        }
+    )
+    provider = identity_provider(settings)
+    assert provider is not None and provider.max_ttl == 600
+    assert verify(provider, RSA.token(ttl=590)) == RESEARCHER
+    with pytest.raises(NotAuthorizedException, match="longer than the 600 s"):
+        verify(provider, RSA.token(ttl=900))
 
 
 def test_identity_provider_settings() -> None:
@@ -350,10 +388,18 @@ def test_identity_provider_settings() -> None:
     ("environ", "message"),
     [
         ({"BACKEND_JWT_JWKS_URL": "https://idp.test/jwks.json"}, "needs BACKEND_JWT_ISSUER"),
+        (
+            {"BACKEND_JWT_JWKS_URL": "https://idp.test/jwks.json", "BACKEND_JWT_ISSUER": ISSUER},
+            "needs BACKEND_JWT_AUDIENCE",
+        ),
         ({"BACKEND_JWT_ISSUER": ISSUER}, "set BACKEND_JWT_JWKS_URL too"),
         ({"BACKEND_JWT_AUDIENCE": AUDIENCE}, "set BACKEND_JWT_JWKS_URL too"),
         (
-            {"BACKEND_JWT_JWKS_URL": "idp.test/jwks.json", "BACKEND_JWT_ISSUER": ISSUER},
+            {
+                "BACKEND_JWT_JWKS_URL": "idp.test/jwks.json",
+                "BACKEND_JWT_ISSUER": ISSUER,
+                "BACKEND_JWT_AUDIENCE": AUDIENCE,
+            },
             "must be an https://",
         ),
         ({"BACKEND_JWT_ROLES_CLAIM": ""}, "jwt_roles_claim"),

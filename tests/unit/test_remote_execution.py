@@ -4,18 +4,21 @@ against a queue kept in a list."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import msgspec
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from adapters.memory_read_store import InMemoryReadStore
 from commands.backtests import BacktestCommands
 from commands.execution import ExecutionCommands
 from commands.messages import CancelBacktest, RetryBacktest
-from commands.remote_execution import Claim, RemoteExecution, Report, Settlement
+from commands.remote_execution import Claim, NotTheClaim, RemoteExecution, Report, Settlement
 from commands.store import EventStore
 from commands.strategies import StrategyCommands
 from commands.views import BacktestJobView, job_view
@@ -112,15 +115,29 @@ def events_of(store: EventStore, job_id: UUID, kind: type[object]) -> list[objec
     return [e for e in store.aggregate_events(job_id) if isinstance(e, kind)]
 
 
+# The secret each claim handed out, by (job, attempt): the worker's side of a claim.
+CLAIM_SECRETS: dict[tuple[UUID, int], str] = {}
+
+
+def key(job_id: UUID, attempt: int) -> str:
+    """The secret of the claim of `attempt` (one no claim handed out when there was none)."""
+    return CLAIM_SECRETS.get((job_id, attempt), "never-handed-out")
+
+
 def claimed(remote: RemoteExecution, job_id: UUID, worker: str = "w1") -> BacktestJob:
     claim = remote.claim(job_id, worker, LEASE)
     assert claim.job is not None, claim
+    assert len(claim.secret) >= 43  # 256 bits, base64url
+    CLAIM_SECRETS[(job_id, claim.job.attempt)] = claim.secret
     return claim.job
 
 
 def failed_job(remote: RemoteExecution, job_id: UUID) -> None:
     attempt = claimed(remote, job_id).attempt
-    assert remote.settle(job_id, attempt, Settlement.FAILED, reason="1 / 0") is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, attempt, key(job_id, attempt), Settlement.FAILED, reason="1 / 0")
+        is Report.ACCEPTED
+    )
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -162,7 +179,10 @@ def test_a_lost_attempt_runs_again_from_the_same_message(
 ) -> None:
     assert remote.dispatched(job_id, "m-1")
     claimed(remote, job_id)
-    assert remote.settle(job_id, 1, Settlement.LOST, reason="killed") is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.LOST, reason="killed")
+        is Report.ACCEPTED
+    )
     requeued = job(execution, job_id)
     assert requeued.status is JobStatus.QUEUED
     assert not requeued.needs_dispatch
@@ -177,7 +197,10 @@ def test_a_job_with_a_cancel_request_needs_no_dispatch(
     loaded = job(execution, job_id)
     loaded.request_cancel("bob")
     execution.store.commit(loaded)
-    assert remote.settle(job_id, 1, Settlement.LOST, reason="killed") is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.LOST, reason="killed")
+        is Report.ACCEPTED
+    )
     assert job(execution, job_id).status is JobStatus.CANCELLED
     assert not job(execution, job_id).needs_dispatch
 
@@ -230,7 +253,10 @@ def test_a_finished_or_unknown_job_answers_settled(
     store: EventStore, remote: RemoteExecution, job_id: UUID
 ) -> None:
     claimed(remote, job_id)
-    assert remote.settle(job_id, 1, Settlement.COMPLETED, summary=SUMMARY) is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.COMPLETED, summary=SUMMARY)
+        is Report.ACCEPTED
+    )
     before = names(store, job_id)
     claim = remote.claim(job_id, "w2", LEASE)
     assert claim == Claim(settled=f"backtest job {job_id} is completed")
@@ -270,8 +296,12 @@ def test_a_completion_is_recorded_once(
 ) -> None:
     claimed(remote, job_id)
     artifacts = {"result": f"{job_id}/1/result.zip"}
-    first = remote.settle(job_id, 1, Settlement.COMPLETED, summary=SUMMARY, artifacts=artifacts)
-    again = remote.settle(job_id, 1, Settlement.COMPLETED, summary=SUMMARY, artifacts=artifacts)
+    first = remote.settle(
+        job_id, 1, key(job_id, 1), Settlement.COMPLETED, summary=SUMMARY, artifacts=artifacts
+    )
+    again = remote.settle(
+        job_id, 1, key(job_id, 1), Settlement.COMPLETED, summary=SUMMARY, artifacts=artifacts
+    )
     assert (first, again) == (Report.ACCEPTED, Report.ALREADY_RECORDED)
     assert names(store, job_id).count("Completed") == 1
     done = job(execution, job_id)
@@ -286,8 +316,8 @@ def test_a_failure_is_recorded_once(
     store: EventStore, remote: RemoteExecution, execution: ExecutionCommands, job_id: UUID
 ) -> None:
     claimed(remote, job_id)
-    first = remote.settle(job_id, 1, Settlement.FAILED, reason="no data")
-    again = remote.settle(job_id, 1, Settlement.FAILED, reason="no data")
+    first = remote.settle(job_id, 1, key(job_id, 1), Settlement.FAILED, reason="no data")
+    again = remote.settle(job_id, 1, key(job_id, 1), Settlement.FAILED, reason="no data")
     assert (first, again) == (Report.ACCEPTED, Report.ALREADY_RECORDED)
     assert names(store, job_id).count("Failed") == 1
     assert job(execution, job_id).error == "no data"
@@ -297,8 +327,11 @@ def test_a_report_on_the_wrong_kind_of_settlement_is_not_already_recorded(
     remote: RemoteExecution, job_id: UUID
 ) -> None:
     claimed(remote, job_id)
-    assert remote.settle(job_id, 1, Settlement.FAILED, reason="no data") is Report.ACCEPTED
-    report = remote.settle(job_id, 1, Settlement.COMPLETED, summary=SUMMARY)
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.FAILED, reason="no data")
+        is Report.ACCEPTED
+    )
+    report = remote.settle(job_id, 1, key(job_id, 1), Settlement.COMPLETED, summary=SUMMARY)
     assert report is Report.ATTEMPT_OVER
 
 
@@ -315,7 +348,7 @@ def test_a_report_on_an_attempt_that_was_taken_over_is_refused(
     clock.advance(LEASE + 1)
     claimed(remote, job_id, "w2")
     before = names(store, job_id)
-    report = remote.settle(job_id, 1, how, reason="late", summary=SUMMARY)
+    report = remote.settle(job_id, 1, key(job_id, 1), how, reason="late", summary=SUMMARY)
     assert report is Report.ATTEMPT_OVER
     assert names(store, job_id) == before
     running = job(execution, job_id)
@@ -333,9 +366,11 @@ def test_a_late_report_is_not_taken_for_the_same_report_of_the_next_attempt(
     claimed(remote, job_id, "w1")
     clock.advance(LEASE + 1)
     claimed(remote, job_id, "w2")
-    assert remote.settle(job_id, 2, how, reason="attempt 2 ended") is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 2, key(job_id, 2), how, reason="attempt 2 ended") is Report.ACCEPTED
+    )
     before = names(store, job_id)
-    assert remote.settle(job_id, 1, how, reason="late") is Report.ATTEMPT_OVER
+    assert remote.settle(job_id, 1, key(job_id, 1), how, reason="late") is Report.ATTEMPT_OVER
     assert names(store, job_id) == before
 
 
@@ -344,10 +379,13 @@ def test_lost_attempts_are_requeued_without_a_limit(
 ) -> None:
     for attempt in range(1, 6):
         assert claimed(remote, job_id).attempt == attempt
-        assert remote.settle(job_id, attempt, Settlement.LOST, reason="oom") is Report.ACCEPTED
-        assert remote.settle(job_id, attempt, Settlement.LOST, reason="oom") is (
-            Report.ALREADY_RECORDED
+        assert (
+            remote.settle(job_id, attempt, key(job_id, attempt), Settlement.LOST, reason="oom")
+            is Report.ACCEPTED
         )
+        assert remote.settle(
+            job_id, attempt, key(job_id, attempt), Settlement.LOST, reason="oom"
+        ) is (Report.ALREADY_RECORDED)
     queued = job(execution, job_id)
     assert (queued.status, queued.attempt) == (JobStatus.QUEUED, 5)
     assert queued.error is not None and "attempt 5 lost: oom" in queued.error
@@ -358,11 +396,14 @@ def test_a_released_attempt_is_requeued(
     remote: RemoteExecution, execution: ExecutionCommands, job_id: UUID
 ) -> None:
     claimed(remote, job_id)
-    assert remote.settle(job_id, 1, Settlement.RELEASED, reason="SIGTERM") is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.RELEASED, reason="SIGTERM")
+        is Report.ACCEPTED
+    )
     released = job(execution, job_id)
     assert (released.status, released.worker) == (JobStatus.QUEUED, None)
     assert released.error is not None and "interrupted: SIGTERM" in released.error
-    assert remote.settle(job_id, 1, Settlement.RELEASED, reason="SIGTERM") is (
+    assert remote.settle(job_id, 1, key(job_id, 1), Settlement.RELEASED, reason="SIGTERM") is (
         Report.ALREADY_RECORDED
     )
     assert claimed(remote, job_id).attempt == 2
@@ -377,8 +418,8 @@ def test_a_cancel_is_confirmed_once(
 ) -> None:
     claimed(remote, job_id)
     backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
-    first = remote.settle(job_id, 1, Settlement.CANCELLED, reason="asked to")
-    again = remote.settle(job_id, 1, Settlement.CANCELLED, reason="asked to")
+    first = remote.settle(job_id, 1, key(job_id, 1), Settlement.CANCELLED, reason="asked to")
+    again = remote.settle(job_id, 1, key(job_id, 1), Settlement.CANCELLED, reason="asked to")
     assert (first, again) == (Report.ACCEPTED, Report.ALREADY_RECORDED)
     assert job(execution, job_id).status is JobStatus.CANCELLED
     assert names(store, job_id).count("Cancelled") == 1
@@ -395,29 +436,133 @@ def test_heartbeat_and_progress_speak_only_for_the_current_attempt(
     clock.advance(LEASE + 1)
     claimed(remote, job_id, "w2")
     before = names(store, job_id)
-    assert remote.heartbeat(job_id, 1, LEASE) is None
-    assert remote.progress(job_id, 1, "backtest", 0.5) is None
+    assert remote.heartbeat(job_id, 1, key(job_id, 1), LEASE) is None
+    assert remote.progress(job_id, 1, key(job_id, 1), "backtest", 0.5) is None
     assert names(store, job_id) == before
 
     clock.advance(5)
-    held = remote.heartbeat(job_id, 2, LEASE)
+    held = remote.heartbeat(job_id, 2, key(job_id, 2), LEASE)
     assert held is not None and held.cancel_requested_by is None
     assert held.lease_expires_at == clock.now + timedelta(seconds=LEASE)
-    moved = remote.progress(job_id, 2, "backtest", 0.5)
+    moved = remote.progress(job_id, 2, key(job_id, 2), "backtest", 0.5)
     assert moved is not None and (moved.progress_phase, moved.progress_fraction) == (
         "backtest",
         0.5,
     )
 
     backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
-    held = remote.heartbeat(job_id, 2, LEASE)
+    held = remote.heartbeat(job_id, 2, key(job_id, 2), LEASE)
     assert held is not None and held.cancel_requested_by == "bob"
-    moved = remote.progress(job_id, 2, "backtest", 0.7)
+    moved = remote.progress(job_id, 2, key(job_id, 2), "backtest", 0.7)
     assert moved is not None and moved.cancel_requested_by == "bob"
 
-    assert remote.settle(job_id, 2, Settlement.CANCELLED, reason="asked to") is Report.ACCEPTED
-    assert remote.heartbeat(job_id, 2, LEASE) is None
-    assert remote.progress(job_id, 2, "backtest", 0.9) is None
+    assert (
+        remote.settle(job_id, 2, key(job_id, 2), Settlement.CANCELLED, reason="asked to")
+        is Report.ACCEPTED
+    )
+    assert remote.heartbeat(job_id, 2, key(job_id, 2), LEASE) is None
+    assert remote.progress(job_id, 2, key(job_id, 2), "backtest", 0.9) is None
+
+
+# --- claim secrets -----------------------------------------------------------------------------
+
+REPORT_NAMES = ["heartbeat", "progress", *(how.value for how in Settlement)]
+
+
+def send(
+    remote: RemoteExecution, report: str, job_id: UUID, attempt: int, secret: str | None
+) -> object:
+    """The report named `report` on `attempt`, with an invented result."""
+    if report == "heartbeat":
+        return remote.heartbeat(job_id, attempt, secret, LEASE)
+    if report == "progress":
+        return remote.progress(job_id, attempt, secret, "backtest", 0.5)
+    how = Settlement(report)
+    return remote.settle(job_id, attempt, secret, how, reason="invented", summary=SUMMARY)
+
+
+@pytest.mark.parametrize("report", REPORT_NAMES)
+@pytest.mark.parametrize("whose", ["none", "empty", "another job's", "a guess"])
+def test_a_report_without_its_claims_secret_is_refused_and_changes_nothing(
+    store: EventStore,
+    remote: RemoteExecution,
+    execution: ExecutionCommands,
+    backtests: BacktestCommands,
+    new_job: Callable[[], UUID],
+    report: str,
+    whose: str,
+) -> None:
+    job_id, other = new_job(), new_job()
+    claimed(remote, job_id, "w1")
+    claimed(remote, other, "w2")
+    backtests.cancel_backtest(CancelBacktest(job_id=job_id), "alice")  # a cancel to confirm
+    secret = {"none": None, "empty": "", "another job's": key(other, 1), "a guess": "x" * 43}
+    before = names(store, job_id)
+    with pytest.raises(NotTheClaim, match=f"attempt 1 of backtest job {job_id}"):
+        send(remote, report, job_id, 1, secret[whose])
+    assert names(store, job_id) == before
+    held = job(execution, job_id)
+    assert (held.status, held.attempt, held.worker) == (JobStatus.RUNNING, 1, "w1")
+
+
+@pytest.mark.parametrize("report", REPORT_NAMES)
+def test_the_secret_of_an_earlier_attempt_speaks_for_no_later_one(
+    store: EventStore,
+    remote: RemoteExecution,
+    clock: Clock,
+    job_id: UUID,
+    report: str,
+) -> None:
+    claimed(remote, job_id, "w1")
+    clock.advance(LEASE + 1)
+    claimed(remote, job_id, "w2")
+    before = names(store, job_id)
+    with pytest.raises(NotTheClaim):
+        send(remote, report, job_id, 2, key(job_id, 1))
+    with pytest.raises(NotTheClaim):  # and no claim's secret speaks for an attempt never claimed
+        send(remote, report, job_id, 3, key(job_id, 2))
+    assert names(store, job_id) == before
+
+
+def test_each_claim_hands_out_its_own_secret_and_records_only_its_digest(
+    store: EventStore, remote: RemoteExecution, clock: Clock, job_id: UUID
+) -> None:
+    claimed(remote, job_id, "w1")
+    clock.advance(LEASE + 1)
+    claimed(remote, job_id, "w2")
+    first, second = key(job_id, 1), key(job_id, 2)
+    assert first != second
+    started = events_of(store, job_id, BacktestJob.Started)
+    assert [e.claim_sha256 for e in started if isinstance(e, BacktestJob.Started)] == [
+        hashlib.sha256(first.encode()).hexdigest(),
+        hashlib.sha256(second.encode()).hexdigest(),
+    ]
+    stored = b"".join(s.state for s in store.recorder.select_events(job_id))
+    assert first.encode() not in stored and second.encode() not in stored
+
+
+def test_a_started_event_of_version_1_decodes_without_a_claim_and_admits_no_report(
+    store: EventStore, remote: RemoteExecution, job_id: UUID
+) -> None:
+    started = claimed(remote, job_id).collect_events()  # nothing pending: the claim was saved
+    assert started == []
+    current = next(
+        s for s in store.recorder.select_events(job_id) if s.topic.endswith("BacktestJob.Started")
+    )
+    state = msgspec.json.decode(current.state)
+    assert state.pop("class_version") == 2
+    del state["claim_sha256"]
+    old = StoredEvent(current.originator_id, current.originator_version, current.topic,
+                      msgspec.json.encode(state))  # fmt: skip
+    decoded = store.mapper.to_domain_event(old)
+    assert isinstance(decoded, BacktestJob.Started) and decoded.claim_sha256 == ""
+    rebuilt: BacktestJob | None = None
+    for stored in store.recorder.select_events(job_id):
+        event = decoded if stored.topic == old.topic else store.mapper.to_domain_event(stored)
+        rebuilt = event.mutate(rebuilt)  # type: ignore[arg-type]
+    assert rebuilt is not None and rebuilt.status is JobStatus.RUNNING
+    assert not rebuilt.claimed_with(1, "")
+    assert not rebuilt.claimed_with(1, hashlib.sha256(key(job_id, 1).encode()).hexdigest())
 
 
 # --- dead letters -----------------------------------------------------------------------------
@@ -427,7 +572,10 @@ def test_a_dead_letter_fails_a_queued_job(
     remote: RemoteExecution, execution: ExecutionCommands, job_id: UUID
 ) -> None:
     claimed(remote, job_id)
-    assert remote.settle(job_id, 1, Settlement.LOST, reason="killed") is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.LOST, reason="killed")
+        is Report.ACCEPTED
+    )
     outcome = remote.dead_letter(job_id, 3)
     assert outcome.settled and outcome.retry_after == 0
     failed = job(execution, job_id)
@@ -456,7 +604,10 @@ def test_a_dead_letter_of_a_final_job_changes_nothing(
     store: EventStore, remote: RemoteExecution, execution: ExecutionCommands, job_id: UUID
 ) -> None:
     claimed(remote, job_id)
-    assert remote.settle(job_id, 1, Settlement.COMPLETED, summary=SUMMARY) is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.COMPLETED, summary=SUMMARY)
+        is Report.ACCEPTED
+    )
     before = names(store, job_id)
     outcome = remote.dead_letter(job_id, 3)
     assert outcome.settled and outcome.retry_after == 0
@@ -487,12 +638,12 @@ def _settle_as(
         return
     claimed(remote, job_id)
     if state == "queued":
-        remote.settle(job_id, 1, Settlement.LOST, reason="killed")
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.LOST, reason="killed")
     elif state == "completed":
-        remote.settle(job_id, 1, Settlement.COMPLETED, summary=SUMMARY)
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.COMPLETED, summary=SUMMARY)
     elif state == "cancelled":
         backtests.cancel_backtest(CancelBacktest(job_id=job_id), "bob", admin=True)
-        remote.settle(job_id, 1, Settlement.CANCELLED, reason="asked to")
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.CANCELLED, reason="asked to")
 
 
 @pytest.mark.parametrize("state", ["submitted", "running", "queued", "completed", "cancelled"])
@@ -520,11 +671,14 @@ def test_a_retried_job_waits_again_and_its_projection_equals_the_aggregate(
     job_id: UUID,
 ) -> None:
     claimed(remote, job_id)
-    assert remote.progress(job_id, 1, "backtest", 0.4) is not None
+    assert remote.progress(job_id, 1, key(job_id, 1), "backtest", 0.4) is not None
     backtests.cancel_backtest(
         CancelBacktest(job_id=job_id), "bob", admin=True
     )  # a request, then a failure
-    assert remote.settle(job_id, 1, Settlement.FAILED, reason="1 / 0") is Report.ACCEPTED
+    assert (
+        remote.settle(job_id, 1, key(job_id, 1), Settlement.FAILED, reason="1 / 0")
+        is Report.ACCEPTED
+    )
 
     view, _ = backtests.retry_backtest(RetryBacktest(job_id=job_id), "carol", admin=True)
     retried = job(execution, job_id)
@@ -584,7 +738,7 @@ def test_the_dispatcher_sends_each_job_once_even_when_it_reads_the_log_again(
     assert len(queue.sent) == 2
 
     claimed(remote, jobs[0])  # a lost attempt is delivered again by the queue, not resent
-    remote.settle(jobs[0], 1, Settlement.LOST, reason="killed")
+    remote.settle(jobs[0], 1, key(jobs[0], 1), Settlement.LOST, reason="killed")
     failed_job(remote, jobs[1])
     backtests.retry_backtest(RetryBacktest(job_id=jobs[1]), "bob", admin=True)
     _follow(store, executor, executor.position())  # on from where it stopped
@@ -629,7 +783,7 @@ def test_dead_letters_fail_their_job_or_wait_for_a_live_worker(
 ) -> None:
     queued, running = new_job(), new_job()
     claimed(remote, queued)
-    remote.settle(queued, 1, Settlement.LOST, reason="killed")
+    remote.settle(queued, 1, key(queued, 1), Settlement.LOST, reason="killed")
     claimed(remote, running)
     clock.advance(10)
     letters = FakeQueue([_letter("r-1", queued), _letter("r-2", running), _letter("r-3", None)])

@@ -47,7 +47,21 @@ def test_a_generated_secret_is_kept_per_data_dir(tmp_path: object) -> None:
     settings = load_settings({"BACKEND_DATA_DIR": str(tmp_path)})
     first = jwt_secret(settings)
     assert len(first) == 64 and jwt_secret(settings) == first
-    assert jwt_secret(load_settings({"BACKEND_JWT_SECRET": "s3cret"})) == "s3cret"
+    assert jwt_secret(load_settings({"BACKEND_JWT_SECRET": K})) == K
+
+
+@pytest.mark.parametrize("secret", ["s3cret", "x" * 31, "é" * 15])
+def test_a_short_secret_refuses_the_start(secret: str) -> None:
+    with pytest.raises(SettingsError, match=r"BACKEND_JWT_SECRET is \d+ bytes; use at least 32"):
+        load_settings({"BACKEND_JWT_SECRET": secret})
+    assert load_settings({"BACKEND_JWT_SECRET": "é" * 16}).jwt_secret  # 32 bytes in UTF-8
+
+
+def test_token_lifetimes_must_fit_the_maximum() -> None:
+    assert load_settings({}).jwt_max_ttl_seconds == DAY
+    for name in ("BACKEND_JWT_TTL_SECONDS", "BACKEND_WS_TOKEN_TTL_SECONDS"):
+        with pytest.raises(SettingsError, match=f"{name} is longer than"):
+            load_settings({name: "7200", "BACKEND_JWT_MAX_TTL_SECONDS": "3600"})
 
 
 def test_token_round_trip() -> None:
@@ -63,7 +77,14 @@ def test_admin_passes_every_role() -> None:
 @pytest.mark.parametrize(
     ("token", "message"),
     [
-        (jwt.encode({"sub": "a", "exp": int(time.time()) - 5}, K, algorithm="HS256"), "expired"),
+        (
+            jwt.encode(
+                {"sub": "a", "iat": int(time.time()) - 60, "exp": int(time.time()) - 5},
+                K,
+                algorithm="HS256",
+            ),
+            "expired",
+        ),
         (
             jwt.encode({"sub": "a", "exp": int(time.time()) + DAY}, OTHER, algorithm="HS256"),
             "not valid",
@@ -72,7 +93,9 @@ def test_admin_passes_every_role() -> None:
         (jwt.encode({"sub": "a"}, K, algorithm="HS256"), "not valid"),
         (
             jwt.encode(
-                {"sub": "a", "exp": int(time.time()) + DAY, "roles": "admin"}, K, algorithm="HS256"
+                {"sub": "a", "iat": int(time.time()), "exp": int(time.time()) + 3600, "roles": "a"},
+                K,
+                algorithm="HS256",
             ),
             "list",
         ),
@@ -84,6 +107,34 @@ def test_bad_tokens_are_refused_with_a_reason(token: str, message: str) -> None:
         read_token(K, token)
 
 
+@pytest.mark.parametrize(
+    ("lifetime", "message"),
+    [
+        ({"iat": 0, "exp": DAY + 1}, "valid for 86401 s, longer than the 86400 s"),
+        ({"iat": None, "exp": 600}, '"iat"'),  # no iat: its lifetime cannot be told
+        ({"iat": 3600, "exp": 3600 + DAY}, "not yet valid"),  # an iat in the future
+        ({"iat": -10 * DAY, "exp": 60}, "longer than the 86400 s"),
+    ],
+)
+def test_a_token_living_longer_than_the_maximum_is_refused(
+    lifetime: dict[str, int | None], message: str
+) -> None:
+    now = int(time.time())
+    claims = {k: now + v for k, v in lifetime.items() if v is not None}
+    token = jwt.encode({"sub": "a", "roles": ["admin"]} | claims, K, algorithm="HS256")
+    with pytest.raises(NotAuthorizedException, match=message):
+        read_token(K, token)
+    with pytest.raises(NotAuthorizedException, match=message):
+        asyncio.run(_middleware().authenticate(token))
+
+
+def test_the_maximum_lifetime_is_a_setting_of_the_middleware() -> None:
+    token = mint_token(K, "a", ["viewer"], 7200)
+    assert read_token(K, token) == Principal("a", frozenset({"viewer"}))
+    with pytest.raises(NotAuthorizedException, match="longer than the 3600 s"):
+        asyncio.run(_middleware(max_ttl=3600).authenticate(token))
+
+
 def test_unsigned_tokens_are_refused() -> None:
     token = jwt.encode(
         {"sub": "a", "exp": int(time.time()) + DAY, "roles": ["admin"]}, "", algorithm="none"
@@ -92,11 +143,17 @@ def test_unsigned_tokens_are_refused() -> None:
         read_token(K, token)
 
 
-def _middleware() -> JWTAuthMiddleware:
+def _middleware(max_ttl: float = DAY) -> JWTAuthMiddleware:
     async def app(scope: object, receive: object, send: object) -> None:
         return None
 
-    return JWTAuthMiddleware(app, secret=K, exclude=["^/health$"], scopes={"http"})  # type: ignore[arg-type]
+    return JWTAuthMiddleware(
+        app,  # type: ignore[arg-type]
+        secret=K,
+        exclude=["^/health$"],
+        scopes={"http"},
+        max_ttl=max_ttl,
+    )
 
 
 def test_a_verified_token_is_remembered_until_it_expires() -> None:

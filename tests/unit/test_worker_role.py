@@ -19,6 +19,8 @@ from app.auth import (
     mint_token,
     read_token,
 )
+from app.controllers.workers import WorkerController, worker_routes
+from app.settings import EXECUTORS
 
 K = "test-secret-of-at-least-32-bytes!"
 WORKER = Principal("worker-1", frozenset({"worker"}))
@@ -54,3 +56,9 @@ def test_a_worker_may_call_nothing_else(route: dict[str, Any]) -> None:
     with pytest.raises(PermissionDeniedException):
         authorize(WORKER, route)
     authorize(ADMIN, route)  # the same routes admit admin, so the refusal is the role's
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_the_worker_routes_exist_only_where_remote_workers_run_the_jobs(executor: str) -> None:
+    routes = worker_routes(executor)
+    assert routes == ([WorkerController] if executor == "sqs" else []), executor
