@@ -4,7 +4,8 @@ job id and attempt, and no token or secret anywhere."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -37,6 +38,20 @@ def lines(server: ServerProcess) -> list[dict[str, Any]]:
     return parsed
 
 
+def lines_once(
+    server: ServerProcess, written: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """The log's records once one of them is `written`: a thread of the server writes the
+    lines, a moment after the answer left."""
+    deadline = time.monotonic() + 10
+    records = lines(server)
+    while not any(written(r) for r in records):
+        assert time.monotonic() < deadline, "the line never came"
+        time.sleep(0.02)
+        records = lines(server)
+    return records
+
+
 def test_a_request_and_its_run_can_be_followed_by_ids(server: ServerProcess) -> None:
     with client_for(server, "alice", "researcher") as client:
         client.headers["X-Request-ID"] = "trace-submit-1"
@@ -48,7 +63,7 @@ def test_a_request_and_its_run_can_be_followed_by_ids(server: ServerProcess) -> 
         assert client.get(f"/backtests/{job_id}").status_code == 200
         token = client.headers["Authorization"].split()[1]
 
-    records = lines(server)
+    records = lines_once(server, lambda r: r.get("request_id") == "trace-get-1")
     submitted = [r for r in records if r.get("request_id") == "trace-submit-1"]
     access = [r for r in submitted if r["logger"] == "tradai.access"]
     assert len(access) == 1
@@ -75,7 +90,7 @@ def test_tokens_in_a_websocket_url_are_redacted(server: ServerProcess) -> None:
     with connect(url, open_timeout=10) as socket:
         socket.send(json.dumps({"action": "subscribe", "stream": "backtests", "since": 0}))
         socket.recv(timeout=10)
-    records = lines(server)
+    records = lines_once(server, lambda r: "token=[redacted]" in r["event"])
     assert ws_token not in server.log_path.read_text()
     assert any("token=[redacted]" in r["event"] for r in records)
 
