@@ -13,29 +13,26 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
 import structlog
 
 from adapters.freqtrade import protocol
+from adapters.freqtrade.cgroups import Cgroups
+from adapters.freqtrade.limits import MAX_PROCESSES, RunLimits
 from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb
-from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox
+from adapters.freqtrade.run_files import RefusedFiles, check_result
+from adapters.freqtrade.sandbox import Sandbox
 from adapters.freqtrade.worker_process import WorkerDidNotStart, WorkerProcess
 from adapters.market_data import MarketData, MarketDataError, candle_name
 from projections.execution_ports import RunListener, RunOutput, RunSpec
 
 log = logging.getLogger(__name__)
 _MAX_REASON_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """What one run may use before it is stopped and failed."""
-
-    wall_seconds: float = 900.0
-    memory_mb: int = 3072
+CHECK_SECONDS = 0.2  # how often the supervisor checks a run's limits, whatever it sends
+__all__ = ["LocalWorkerPool", "RunLimits"]
 
 
 class _Slot:
@@ -134,62 +131,115 @@ class _Slot:
         return True
 
     def _watch(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
-        limits = self.pool.limits
-        deadline = time.monotonic() + limits.wall_seconds
+        """Until the run ends: its messages as they come, and its limits on a timer of its own,
+        however many messages the worker sends (a strategy can speak the protocol itself)."""
+        deadline = time.monotonic() + self.pool.limits.wall_seconds
+        progress = ProgressCoalescer(lambda phase, f: listener.on_progress(spec, phase, f))
+        next_check, dead = 0.0, False
         while True:
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + CHECK_SECONDS
+                progress.flush()
+                dead = not worker.alive()
+                over = None if dead else self._over_limits(worker, deadline)
+                if over:
+                    worker.kill()
+                    listener.on_failed(spec, over)
+                    return
             try:
                 message = worker.receive()
             except ValueError as error:
                 worker.kill()
                 listener.on_failed(spec, str(error))
                 return
+            if message is None and dead:  # what it sent before it died is read first
+                self._ended(worker, spec, listener)
+                return
             if self.cancelled.is_set() and not isinstance(message, protocol.Done | protocol.Failed):
                 worker.kill()  # progress after a cancel request is not reported: it is over
                 listener.on_cancelled(spec)
                 return
             if isinstance(message, protocol.Progress):
-                fraction = min(max(message.fraction, 0.0), 1.0)
-                listener.on_progress(spec, message.phase[:32], fraction)
-                continue
-            if isinstance(message, protocol.Done):
+                progress.offer(message.phase, message.fraction)
+            elif isinstance(message, protocol.Done):
                 worker.kill()  # nothing may change the files once they are checked
                 try:
-                    files = {name: str(worker.run_file(f)) for name, f in message.files.items()}
-                except ValueError as error:
-                    listener.on_failed(spec, str(error))
+                    files = worker.take_files(message.files)
+                    check_result(files["result"], self.pool.limits.max_trades)
+                except RefusedFiles as error:
+                    listener.on_failed(spec, str(error)[:_MAX_REASON_CHARS])
                     return
+                progress.flush(force=True)
                 listener.on_completed(spec, RunOutput(summary=message.summary, files=files))
                 return
-            if isinstance(message, protocol.Failed):
+            elif isinstance(message, protocol.Failed):
                 listener.on_failed(spec, message.reason[:_MAX_REASON_CHARS])
                 return
-            if not worker.alive():
-                code = worker.popen.poll()
-                listener.on_lost(
-                    spec,
-                    f"worker process {worker.pid} died ({describe_exit(code, worker.sandboxed)})",
-                )
-                return
-            if time.monotonic() > deadline:
-                worker.kill()
-                listener.on_failed(
-                    spec, f"the run exceeded its time limit of {limits.wall_seconds:.0f} s"
-                )
-                return
-            rss, processes = tree_memory_mb(worker.popen.pid)
-            if rss > limits.memory_mb:
-                worker.kill()
-                listener.on_failed(
-                    spec,
-                    f"the run exceeded its memory limit ({rss:.0f} MB > {limits.memory_mb} MB)",
-                )
-                return
-            if processes > MAX_PROCESSES:
-                worker.kill()
-                listener.on_failed(
-                    spec, f"the run started too many processes ({processes} > {MAX_PROCESSES})"
-                )
-                return
+
+    def _over_limits(self, worker: WorkerProcess, deadline: float) -> str | None:
+        """Why the run must stop now, if it must."""
+        limits = self.pool.limits
+        if time.monotonic() > deadline:
+            return f"the run exceeded its time limit of {limits.wall_seconds:.0f} s"
+        rss, processes = tree_memory_mb(worker.popen.pid)
+        used = rss + worker.tmp_bytes() / (1024 * 1024)  # /tmp is RAM too
+        if used > limits.memory_mb:
+            return f"the run exceeded its memory limit ({used:.0f} MB > {limits.memory_mb} MB)"
+        if processes > MAX_PROCESSES:
+            return f"the run started too many processes ({processes} > {MAX_PROCESSES})"
+        return None
+
+    def _ended(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
+        """The worker died without a word: a kernel limit that stopped it fails the run (it
+        would fail again); anything else loses the attempt (it may run again)."""
+        limits = self.pool.limits
+        code = worker.popen.poll()
+        how = describe_exit(code, worker.sandboxed)
+        if worker.oom_killed():
+            listener.on_failed(
+                spec, f"the run exceeded its memory limit of {limits.memory_mb} MB ({how})"
+            )
+        elif how.startswith("killed by SIGXCPU"):
+            listener.on_failed(
+                spec, f"the run exceeded its CPU time limit of {limits.cpu_limit} s ({how})"
+            )
+        elif how.startswith("killed by SIGXFSZ"):
+            listener.on_failed(spec, f"the run wrote a file over the size limit ({how})")
+        else:
+            listener.on_lost(spec, f"worker process {worker.pid} died ({how})")
+
+
+class ProgressCoalescer:
+    """At most about one progress report a second, and only changes: a worker may send many
+    (freqtrade's callbacks, or a strategy speaking the protocol itself). A move to a later
+    phase goes out at once (there are four)."""
+
+    def __init__(self, send: Callable[[str, float], None], interval: float = 1.0) -> None:
+        self.send = send
+        self.interval = interval
+        self.sent: tuple[str, float] | None = None
+        self.pending: tuple[str, float] | None = None
+        self.sent_at = -interval
+        self.phase_index = -1
+
+    def offer(self, phase: str, fraction: float) -> None:
+        phase = phase[:32]
+        self.pending = (phase, min(max(fraction, 0.0), 1.0))
+        index = protocol.PHASES.index(phase) if phase in protocol.PHASES else -1
+        if index > self.phase_index:
+            self.phase_index = index
+            self.flush(force=True)
+        else:
+            self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.pending is None or self.pending == self.sent:
+            return
+        if force or now - self.sent_at >= self.interval:
+            self.sent, self.sent_at = self.pending, now
+            self.send(*self.pending)
 
 
 class LocalWorkerPool:
@@ -216,6 +266,8 @@ class LocalWorkerPool:
         self.sandbox = sandbox or Sandbox.create("bubblewrap", market_data_dir)
         self.offline_markets = offline_markets
         self.limits = limits or RunLimits()
+        # Per-run control groups where this host offers them (root with v1, or delegated v2).
+        self.cgroups = Cgroups.detect() if self.sandbox.sandboxed else Cgroups()
         self.keep_workdirs = keep_workdirs
         self.candle_cache_mb = candle_cache_mb  # a standby preloads its slot's last candles
         self.tasks: queue.Queue[tuple[RunSpec, RunListener] | None] = queue.Queue()
@@ -237,7 +289,10 @@ class LocalWorkerPool:
 
     @property
     def sandbox_description(self) -> str:
-        return self.sandbox.describe()
+        """The sandbox and the kernel limits in force (the start-up log and /ready say it)."""
+        if not self.sandbox.sandboxed:
+            return self.sandbox.describe()
+        return f"{self.sandbox.describe()}, {self.cgroups.describe()}"
 
     def next_worker_number(self) -> int:
         """A number for each worker process started (its sandbox uid derives from it)."""
@@ -258,13 +313,15 @@ class LocalWorkerPool:
             offline_markets=self.offline_markets,
             preload=preload,
             preload_budget_mb=self.candle_cache_mb,
+            limits=self.limits,
+            cgroups=self.cgroups,
         )
 
     def start(self) -> None:
         # The work root holds every run's directory: only the service may list it.
         self.work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.work_root.chmod(0o711)  # runs reach their own directory by its full path
-        log.info("strategy runs: %s", self.sandbox.describe())
+        log.info("strategy runs: %s", self.sandbox_description)
         self._slots = [_Slot(self, i) for i in range(self._size)]
         for slot in self._slots:
             slot.thread.start()
