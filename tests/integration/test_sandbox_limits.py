@@ -5,12 +5,15 @@ size-limited /tmp, a seccomp filter), and caps on what a run hands back."""
 
 from __future__ import annotations
 
+import ast
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from adapters.freqtrade.limits import MAX_PROCESSES
 from adapters.freqtrade.pool import LocalWorkerPool, RunLimits
 from tests.integration.test_freqtrade_pool import market_data, run, spec  # noqa: F401
 from tests.support import strategies
@@ -71,7 +74,7 @@ os._exit(0)
 def pool(market_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWorkerPool]:  # noqa: F811
     """The issue's numbers: 12 s and 600 MB."""
     pool = LocalWorkerPool(
-        1, tmp_path_factory.mktemp("work"), market_data, limits=RunLimits(12, 600)
+        1, tmp_path_factory.mktemp("work"), market_data, limits=RunLimits(12, 600, max_trades=50)
     )
     pool.start()
     yield pool
@@ -138,3 +141,133 @@ time.sleep(4)
         pool.stop()
     assert kind == "failed", reason
     assert "memory limit" in reason
+
+
+SYSCALLS = """
+import ctypes, errno, os, signal, time
+libc = ctypes.CDLL(None, use_errno=True)
+def call(number, *args):
+    ctypes.set_errno(0)
+    done = libc.syscall(ctypes.c_long(number), *[ctypes.c_long(a) for a in args])
+    if done == 0:
+        os._exit(0)  # a clone that worked: this is the child
+    if done > 0 and number == 56:
+        os.waitpid(done, 0)
+    return "ok" if done >= 0 else errno.errorcode[ctypes.get_errno()]
+child = os.fork()
+if child == 0:
+    time.sleep(30)
+    os._exit(0)
+found = {
+    "unshare(CLONE_NEWUSER)": call(272, 0x10000000),
+    "unshare(CLONE_NEWNET)": call(272, 0x40000000),
+    "clone(CLONE_NEWUSER)": call(56, 0x10000000 | 17, 0, 0, 0, 0),
+    "setns": call(308, 0, 0),
+    "mount": call(165, 0, 0, 0, 0, 0),
+    "ptrace(PTRACE_ATTACH)": call(101, 16, child, 0, 0),
+    "bpf": call(321, 0, 0, 0),
+    "keyctl": call(250, 0, -3, 1),
+    "add_key": call(248, 0, 0, 0, 0, -3),
+    "perf_event_open": call(298, 0, 0, -1, -1, 0),
+    "process_vm_readv": call(310, child, 0, 0, 0, 0, 0),
+}
+os.kill(child, signal.SIGKILL)
+raise RuntimeError("syscalls: " + repr(found))
+"""
+
+
+def test_strategy_code_cannot_make_namespaces_mount_trace_or_reach_the_kernel(
+    pool: LocalWorkerPool,
+) -> None:
+    _, (kind, reason) = hostile(pool, "Escaper", SYSCALLS)
+    assert kind == "failed" and "syscalls: " in reason, reason
+    found = ast.literal_eval(reason.split("syscalls: ", 1)[1].split(" (Escaper.py")[0])
+    assert found == dict.fromkeys(found, "EPERM"), found
+
+
+def test_a_fork_bomb_is_bounded_by_the_kernel(pool: LocalWorkerPool) -> None:
+    _, (kind, reason) = hostile(pool, "Forker", strategies.FORK_LOOP)
+    assert kind == "failed" and "fork stopped after" in reason, reason
+    children = int(reason.split("fork stopped after ")[1].split()[0])
+    assert children < MAX_PROCESSES
+
+
+def test_the_cpu_time_limit_is_the_kernels(market_data: Path, tmp_path: Path) -> None:  # noqa: F811
+    """A wall limit far away: the CPU-time rlimit stops a busy loop, even if it ignores
+    SIGXCPU (SIGKILL follows)."""
+    pool = LocalWorkerPool(
+        1, tmp_path / "work", market_data, limits=RunLimits(60, 1000, cpu_seconds=3)
+    )
+    pool.start()
+    try:
+        started = time.monotonic()
+        _, (kind, reason) = hostile(pool, "Spinner", "while True:\n    pass")
+    finally:
+        pool.stop()
+    assert (kind, reason) == (
+        "failed",
+        "the run exceeded its CPU time limit of 3 s (killed by SIGXCPU)",
+    )
+    assert time.monotonic() - started < 30
+
+
+SPARSE = """
+with open("big", "wb") as f:
+    f.truncate(100 << 20)  # 100 MB that take no disk: only its size would show it
+with open("medium", "wb") as f:
+    f.truncate(60 << 20)
+with open("ten", "wb") as f:
+    f.truncate(10 << 20)
+os.symlink("/etc/passwd", "link")
+os.mkfifo("pipe")
+"""
+
+REFUSED = [
+    ('{"result": "medium", "evil": "medium", "evil2": "medium"}', "unexpected files: evil, evil2"),
+    ('{"result": "big"}', "the run's file result is too large (104857600 bytes > 67108864)"),
+    (
+        '{"result": "medium", "freqtrade-result.zip": "medium", "freqtrade.log": "results/../big"}',
+        "outside its run directory",
+    ),
+    (
+        '{"result": "medium", "freqtrade-result.zip": "medium", "freqtrade.log": "ten"}',
+        "too large together",
+    ),
+    ('{"result": "link"}', "a symlink, or missing"),
+    ('{"result": "pipe"}', "is not a regular file"),
+    ('{"freqtrade.log": "medium"}', "no result file"),
+]
+
+
+@pytest.mark.parametrize(("files", "expected"), REFUSED)
+def test_files_a_run_hands_back_are_checked_before_they_are_copied(
+    pool: LocalWorkerPool, files: str, expected: str
+) -> None:
+    _, (kind, reason) = hostile(pool, "Hander", done_with(f"'{files}'", SPARSE))
+    assert kind == "failed", reason
+    assert expected in reason
+
+
+def _invented(trades: int) -> str:
+    trade = {
+        "pair": "BTC/USDT", "open_date": "2024-01-01T00:00:00Z",
+        "close_date": "2024-01-01T01:00:00Z", "open_rate": 1.0, "close_rate": 1.0,
+        "amount": 1.0, "stake_amount": 1.0, "profit_abs": 0.0, "profit_ratio": 0.0,
+        "exit_reason": "roi",
+    }  # fmt: skip
+    result = {
+        "strategy": "Inventor", "metrics": {}, "per_pair": [], "trades": [trade] * trades,
+        "backtest_start": "2024-01-01T00:00:00Z", "backtest_end": "2024-01-08T00:00:00Z",
+    }  # fmt: skip
+    return f"open('result.json', 'w').write({json.dumps(result)!r})"
+
+
+def test_a_result_with_more_trades_than_the_cap_fails(pool: LocalWorkerPool) -> None:
+    files = """'{"result": "result.json"}'"""
+    _, (kind, reason) = hostile(pool, "Inventor", done_with(files, _invented(60)))
+    assert (kind, reason) == (
+        "failed",
+        "the run reported 60 trades, more than the 50 a run may have (BACKEND_RUN_MAX_TRADES)",
+    )
+    _, (kind, detail) = hostile(pool, "Inventor", done_with(files, _invented(50)))
+    assert kind == "completed", detail
