@@ -13,7 +13,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -21,10 +20,11 @@ import structlog
 
 from adapters.freqtrade import protocol
 from adapters.freqtrade.cgroups import Cgroups
-from adapters.freqtrade.limits import MAX_PROCESSES, RunLimits
-from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb
+from adapters.freqtrade.limits import RunLimits
+from adapters.freqtrade.progress import ProgressCoalescer
 from adapters.freqtrade.run_files import RefusedFiles, check_result
 from adapters.freqtrade.sandbox import Sandbox
+from adapters.freqtrade.supervision import died, over_limits
 from adapters.freqtrade.worker_process import WorkerDidNotStart, WorkerProcess
 from adapters.market_data import MarketData, MarketDataError, candle_name
 from projections.execution_ports import RunListener, RunOutput, RunSpec
@@ -142,7 +142,7 @@ class _Slot:
                 next_check = now + CHECK_SECONDS
                 progress.flush()
                 dead = not worker.alive()
-                over = None if dead else self._over_limits(worker, deadline)
+                over = None if dead else over_limits(worker, self.pool.limits, deadline)
                 if over:
                     worker.kill()
                     listener.on_failed(spec, over)
@@ -154,7 +154,11 @@ class _Slot:
                 listener.on_failed(spec, str(error))
                 return
             if message is None and dead:  # what it sent before it died is read first
-                self._ended(worker, spec, listener)
+                stopped, reason = died(worker, self.pool.limits)
+                if stopped:  # by a kernel limit: it would fail again
+                    listener.on_failed(spec, reason)
+                else:
+                    listener.on_lost(spec, reason)
                 return
             if self.cancelled.is_set() and not isinstance(message, protocol.Done | protocol.Failed):
                 worker.kill()  # progress after a cancel request is not reported: it is over
@@ -176,70 +180,6 @@ class _Slot:
             elif isinstance(message, protocol.Failed):
                 listener.on_failed(spec, message.reason[:_MAX_REASON_CHARS])
                 return
-
-    def _over_limits(self, worker: WorkerProcess, deadline: float) -> str | None:
-        """Why the run must stop now, if it must."""
-        limits = self.pool.limits
-        if time.monotonic() > deadline:
-            return f"the run exceeded its time limit of {limits.wall_seconds:.0f} s"
-        rss, processes = tree_memory_mb(worker.popen.pid)
-        used = rss + worker.tmp_bytes() / (1024 * 1024)  # /tmp is RAM too
-        if used > limits.memory_mb:
-            return f"the run exceeded its memory limit ({used:.0f} MB > {limits.memory_mb} MB)"
-        if processes > MAX_PROCESSES:
-            return f"the run started too many processes ({processes} > {MAX_PROCESSES})"
-        return None
-
-    def _ended(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
-        """The worker died without a word: a kernel limit that stopped it fails the run (it
-        would fail again); anything else loses the attempt (it may run again)."""
-        limits = self.pool.limits
-        code = worker.popen.poll()
-        how = describe_exit(code, worker.sandboxed)
-        if worker.oom_killed():
-            listener.on_failed(
-                spec, f"the run exceeded its memory limit of {limits.memory_mb} MB ({how})"
-            )
-        elif how.startswith("killed by SIGXCPU"):
-            listener.on_failed(
-                spec, f"the run exceeded its CPU time limit of {limits.cpu_limit} s ({how})"
-            )
-        elif how.startswith("killed by SIGXFSZ"):
-            listener.on_failed(spec, f"the run wrote a file over the size limit ({how})")
-        else:
-            listener.on_lost(spec, f"worker process {worker.pid} died ({how})")
-
-
-class ProgressCoalescer:
-    """At most about one progress report a second, and only changes: a worker may send many
-    (freqtrade's callbacks, or a strategy speaking the protocol itself). A move to a later
-    phase goes out at once (there are four)."""
-
-    def __init__(self, send: Callable[[str, float], None], interval: float = 1.0) -> None:
-        self.send = send
-        self.interval = interval
-        self.sent: tuple[str, float] | None = None
-        self.pending: tuple[str, float] | None = None
-        self.sent_at = -interval
-        self.phase_index = -1
-
-    def offer(self, phase: str, fraction: float) -> None:
-        phase = phase[:32]
-        self.pending = (phase, min(max(fraction, 0.0), 1.0))
-        index = protocol.PHASES.index(phase) if phase in protocol.PHASES else -1
-        if index > self.phase_index:
-            self.phase_index = index
-            self.flush(force=True)
-        else:
-            self.flush()
-
-    def flush(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.pending is None or self.pending == self.sent:
-            return
-        if force or now - self.sent_at >= self.interval:
-            self.sent, self.sent_at = self.pending, now
-            self.send(*self.pending)
 
 
 class LocalWorkerPool:

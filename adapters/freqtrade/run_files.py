@@ -41,7 +41,8 @@ def _open_inside(root: Path, name: str) -> int:
         return os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)  # a FIFO must not block
     except OSError as error:
         raise RefusedFiles(
-            f"the run's file {name!r} cannot be taken (a symlink, or missing): {error.strerror}"
+            f"the run's file {name!r} cannot be taken (a symlink, missing, or outside its run "
+            f"directory): {error.strerror}"
         ) from None
     finally:
         os.close(fd)
