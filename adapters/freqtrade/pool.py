@@ -136,12 +136,14 @@ class _Slot:
         deadline = time.monotonic() + self.pool.limits.wall_seconds
         progress = ProgressCoalescer(lambda phase, f: listener.on_progress(spec, phase, f))
         next_check, dead = 0.0, False
+        cpu_start = cpu_used = worker.cpu_seconds()
         while True:
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + CHECK_SECONDS
                 progress.flush()
                 dead = not worker.alive()
+                cpu_used = cpu_used if dead else worker.cpu_seconds()
                 over = None if dead else over_limits(worker, self.pool.limits, deadline)
                 if over:
                     worker.kill()
@@ -154,7 +156,7 @@ class _Slot:
                 listener.on_failed(spec, str(error))
                 return
             if message is None and dead:  # what it sent before it died is read first
-                stopped, reason = died(worker, self.pool.limits)
+                stopped, reason = died(worker, self.pool.limits, cpu_used - cpu_start)
                 if stopped:  # by a kernel limit: it would fail again
                     listener.on_failed(spec, reason)
                 else:

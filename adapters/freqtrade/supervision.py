@@ -22,13 +22,17 @@ def over_limits(worker: WorkerProcess, limits: RunLimits, deadline: float) -> st
     return None
 
 
-def died(worker: WorkerProcess, limits: RunLimits) -> tuple[bool, str]:
+def died(worker: WorkerProcess, limits: RunLimits, cpu_seconds: float) -> tuple[bool, str]:
     """(stopped by a kernel limit, reason) for a worker that died without a word: a run a
-    kernel limit stopped fails (it would fail again); any other death loses the attempt."""
+    kernel limit stopped fails (it would fail again); any other death loses the attempt.
+    `cpu_seconds` is the run's CPU time when last seen: a strategy that ignores SIGXCPU dies
+    of the hard limit's SIGKILL just after the soft one."""
     how = describe_exit(worker.popen.poll(), worker.sandboxed)
     if worker.oom_killed():
         return True, f"the run exceeded its memory limit of {limits.memory_mb} MB ({how})"
-    if how.startswith("killed by SIGXCPU"):
+    if how.startswith("killed by SIGXCPU") or (
+        how == "killed by SIGKILL" and cpu_seconds >= limits.cpu_limit - 1
+    ):
         return True, f"the run exceeded its CPU time limit of {limits.cpu_limit} s ({how})"
     if how.startswith("killed by SIGXFSZ"):
         return True, f"the run wrote a file over the size limit ({how})"

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
 _WARM_UP_SECONDS = 180.0
 _STANDBY_NICENESS = 10
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class WorkerDidNotStart(RuntimeError):
@@ -170,6 +171,14 @@ class WorkerProcess:
     def oom_killed(self) -> bool:
         """The kernel killed a process of the run for its memory (its cgroup's limit)."""
         return self.cgroup is not None and self.cgroup.oom_kills() > 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the run's interpreter so far (the process the CPU rlimit is set in)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+        except (OSError, ValueError, IndexError):
+            return 0.0
 
     def tmp_bytes(self) -> int:
         """What the run keeps in its /tmp (RAM that no process's resident size shows); 0 when

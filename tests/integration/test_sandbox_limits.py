@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from adapters.freqtrade import seccomp_filter
 from adapters.freqtrade.limits import MAX_PROCESSES
 from adapters.freqtrade.pool import LocalWorkerPool, RunLimits
+from adapters.freqtrade.sandbox import Sandbox
 from tests.integration.test_freqtrade_pool import market_data, run, spec  # noqa: F401
 from tests.support import strategies
 
@@ -202,13 +209,21 @@ def test_the_cpu_time_limit_is_the_kernels(market_data: Path, tmp_path: Path) ->
     try:
         started = time.monotonic()
         _, (kind, reason) = hostile(pool, "Spinner", "while True:\n    pass")
+        ignoring = (
+            "import signal; signal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass"
+        )
+        _, (kind2, reason2) = hostile(pool, "Stubborn", ignoring)
     finally:
         pool.stop()
     assert (kind, reason) == (
         "failed",
         "the run exceeded its CPU time limit of 3 s (killed by SIGXCPU)",
     )
-    assert time.monotonic() - started < 30
+    assert (kind2, reason2) == (
+        "failed",
+        "the run exceeded its CPU time limit of 3 s (killed by SIGKILL)",
+    )
+    assert time.monotonic() - started < 45
 
 
 SPARSE = """
@@ -233,7 +248,7 @@ REFUSED = [
         '{"result": "medium", "freqtrade-result.zip": "medium", "freqtrade.log": "ten"}',
         "too large together",
     ),
-    ('{"result": "link"}', "a symlink, or missing"),
+    ('{"result": "link"}', "a symlink, missing, or outside its run directory"),
     ('{"result": "pipe"}', "is not a regular file"),
     ('{"freqtrade.log": "medium"}', "no result file"),
 ]
@@ -271,3 +286,77 @@ def test_a_result_with_more_trades_than_the_cap_fails(pool: LocalWorkerPool) -> 
     )
     _, (kind, detail) = hostile(pool, "Inventor", done_with(files, _invented(50)))
     assert kind == "completed", detail
+
+
+NON_ROOT_PROBE = r"""
+import ctypes, errno, os, resource, sys, time
+limit = int(sys.argv[1])
+if limit:  # what the worker does first with its --max-processes
+    resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+libc = ctypes.CDLL(None, use_errno=True)
+found = {"unshare": "ok" if libc.unshare(0x10000000) == 0 else errno.errorcode[ctypes.get_errno()]}
+written = 0
+try:
+    with open("/tmp/parked", "wb") as f:
+        for _ in range(90):
+            f.write(b"x" * (10 << 20))
+            written += 10
+except OSError:
+    pass
+os.unlink("/tmp/parked")
+found["tmp_mb"] = written
+children = 0
+try:
+    while children < 1000:
+        if os.fork() == 0:
+            time.sleep(5)
+            os._exit(0)
+        children += 1
+except OSError:
+    pass
+found["children"] = children
+print(repr(found))
+"""
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory another user can pass through (pytest's own are root's alone)."""
+    with tempfile.TemporaryDirectory(prefix="tradai-non-root-") as name:
+        Path(name).chmod(0o755)
+        yield Path(name)
+
+
+def test_the_non_root_sandbox_bounds_forks_tmp_and_namespaces(
+    open_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox as a service without root builds it (bubblewrap in a user namespace, as
+    uid 65534 on the host here), with Debian's own python3 inside: this machine's interpreter
+    lives under /root, which another user cannot reach, so a whole non-root pool cannot run
+    here. What the kernel enforces is checked: the process cap, the /tmp size, no user
+    namespaces."""
+    monkeypatch.setattr(Sandbox, "as_root", property(lambda self: False))
+    (open_dir / "data").mkdir(mode=0o755)
+    run_dir = open_dir / "run"
+    run_dir.mkdir()
+    os.chown(run_dir, 65534, 65534)
+    sandbox = Sandbox("bubblewrap", open_dir / "data", (), shutil.which("bwrap") or "bwrap")
+    seccomp = seccomp_filter.filter_fd()
+    try:
+        command = sandbox.command(run_dir, 1, 3, True, RunLimits(30, 300), seccomp)
+        python = command.index(str(Path(sys.prefix) / "bin" / "python"))
+        limit = (
+            command[command.index("--max-processes") + 1] if "--max-processes" in command else "0"
+        )
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command[:python],
+             "/usr/bin/python3", "-c", NON_ROOT_PROBE, limit],
+            pass_fds=(seccomp,), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(seccomp)
+    assert done.returncode == 0, done.stderr
+    found = ast.literal_eval(done.stdout.strip())
+    assert found["unshare"] == "EPERM"
+    assert found["tmp_mb"] <= 300
+    assert found["children"] < MAX_PROCESSES
