@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from importlib import util
 from pathlib import Path
 
+from adapters.freqtrade import seccomp_filter
 from adapters.freqtrade.limits import MAX_FILE_BYTES, MAX_PROCESSES, RunLimits
 
 KINDS = ("bubblewrap", "none")
@@ -99,6 +100,13 @@ class Sandbox:
                 "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (make run "
                 "does it), or set BACKEND_SANDBOX=none to run strategies unsandboxed"
             )
+        try:
+            seccomp_filter.bpf()  # at start, not at the first run
+        except Exception as error:
+            raise SandboxUnavailable(
+                f"cannot build the sandbox's seccomp filter ({error}): `apt-get install "
+                "libseccomp2` (make sandbox does it)"
+            ) from None
         read_only = tuple([*_python_dirs(), *_package_dirs()])
         return cls(kind, market_data.resolve(), read_only, bwrap)
 
