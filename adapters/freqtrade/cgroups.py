@@ -39,6 +39,18 @@ def _own_paths() -> dict[str, str]:
     return paths
 
 
+def _sweep(parent: Path) -> None:
+    """Remove groups of runs long over (a service that died could not): only empty ones, made
+    more than a minute ago (a group just made may be waiting for its worker to join)."""
+    with contextlib.suppress(OSError):
+        for group in parent.glob("run-*"):
+            with contextlib.suppress(OSError):
+                if time.time() - group.stat().st_mtime > 60 and not (
+                    (group / "cgroup.procs").read_text().strip()
+                ):
+                    group.rmdir()
+
+
 def _writable(path: Path) -> bool:
     return path.is_dir() and os.access(path, os.W_OK)
 
@@ -69,7 +81,7 @@ class RunCgroup:
     def remove(self) -> None:
         """Remove the (empty, once the run's processes are reaped) groups."""
         for directory in self.dirs:
-            for _ in range(20):
+            for _ in range(100):  # up to 5 s: a fork bomb's processes take a while to go
                 try:
                     directory.rmdir()
                     break
@@ -101,6 +113,7 @@ class Cgroups:
             except OSError as error:
                 log.info("cgroup v2 not delegated here (%s): no per-run groups", error)
                 return cls()
+            _sweep(parent)
             return cls(2, parent, parent)
         memory = ROOT / "memory" / own.get("memory", "/").lstrip("/")
         pids = ROOT / "pids" / own.get("pids", "/").lstrip("/")
@@ -111,6 +124,8 @@ class Cgroups:
             except OSError as error:
                 log.info("cgroup v1 not writable here (%s): no per-run groups", error)
                 return cls()
+            _sweep(memory / GROUP)
+            _sweep(pids / GROUP)
             return cls(1, memory / GROUP, pids / GROUP)
         return cls()
 
