@@ -40,7 +40,7 @@ FROM python:3.11-slim-bookworm
 # Not pinned: bookworm's point releases replace the versions (security fixes) and drop the old.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap util-linux \
+    && apt-get install -y --no-install-recommends bubblewrap util-linux libseccomp2 \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 tradai \
     && useradd --system --uid 10001 --gid tradai --home-dir /var/lib/tradai \

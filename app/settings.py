@@ -43,6 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox: str = "bubblewrap"
     run_time_limit_seconds: float = 900.0
     run_memory_limit_mb: int = 3072
+    run_max_trades: int = 50_000
     lease_seconds: float = 30.0
     max_attempts: int = 2
     market_data_dir: str = ""
@@ -195,8 +196,9 @@ DESCRIPTIONS: dict[str, str] = {
         "where strategy code runs: bubblewrap (no network, own uid, only its run directory); "
         "none = unsandboxed, for development only"
     ),
-    "run_time_limit_seconds": "wall time one backtest may take before it is stopped and failed",
-    "run_memory_limit_mb": "resident memory one backtest may use before it is stopped and failed",
+    "run_time_limit_seconds": "wall time (and CPU time) one backtest may take before it is failed",
+    "run_memory_limit_mb": "memory one backtest may use (its /tmp included) before it is failed",
+    "run_max_trades": "trades one backtest may report; a run with more fails",
     "lease_seconds": "how long a claimed job stays claimed without a sign of life from its worker",
     "max_attempts": "runs a job gets when its worker dies before it is failed",
     "market_data_dir": (

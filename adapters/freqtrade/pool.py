@@ -13,29 +13,26 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
 import structlog
 
 from adapters.freqtrade import protocol
-from adapters.freqtrade.process_tree import describe_exit, tree_memory_mb
-from adapters.freqtrade.sandbox import MAX_PROCESSES, Sandbox
+from adapters.freqtrade.cgroups import Cgroups
+from adapters.freqtrade.limits import RunLimits
+from adapters.freqtrade.progress import ProgressCoalescer
+from adapters.freqtrade.run_files import RefusedFiles, check_result
+from adapters.freqtrade.sandbox import Sandbox
+from adapters.freqtrade.supervision import died, over_limits
 from adapters.freqtrade.worker_process import WorkerDidNotStart, WorkerProcess
 from adapters.market_data import MarketData, MarketDataError, candle_name
 from projections.execution_ports import RunListener, RunOutput, RunSpec
 
 log = logging.getLogger(__name__)
 _MAX_REASON_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """What one run may use before it is stopped and failed."""
-
-    wall_seconds: float = 900.0
-    memory_mb: int = 3072
+CHECK_SECONDS = 0.2  # how often the supervisor checks a run's limits, whatever it sends
+__all__ = ["LocalWorkerPool", "RunLimits"]
 
 
 class _Slot:
@@ -134,61 +131,56 @@ class _Slot:
         return True
 
     def _watch(self, worker: WorkerProcess, spec: RunSpec, listener: RunListener) -> None:
-        limits = self.pool.limits
-        deadline = time.monotonic() + limits.wall_seconds
+        """Until the run ends: its messages as they come, and its limits on a timer of its own,
+        however many messages the worker sends (a strategy can speak the protocol itself)."""
+        deadline = time.monotonic() + self.pool.limits.wall_seconds
+        progress = ProgressCoalescer(lambda phase, f: listener.on_progress(spec, phase, f))
+        next_check, dead = 0.0, False
+        cpu_start = cpu_used = worker.cpu_seconds()
         while True:
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + CHECK_SECONDS
+                progress.flush()
+                dead = not worker.alive()
+                cpu_used = cpu_used if dead else worker.cpu_seconds()
+                over = None if dead else over_limits(worker, self.pool.limits, deadline)
+                if over:
+                    worker.kill()
+                    listener.on_failed(spec, over)
+                    return
             try:
                 message = worker.receive()
             except ValueError as error:
                 worker.kill()
                 listener.on_failed(spec, str(error))
                 return
+            if message is None and dead:  # what it sent before it died is read first
+                stopped, reason = died(worker, self.pool.limits, cpu_used - cpu_start)
+                if stopped:  # by a kernel limit: it would fail again
+                    listener.on_failed(spec, reason)
+                else:
+                    listener.on_lost(spec, reason)
+                return
             if self.cancelled.is_set() and not isinstance(message, protocol.Done | protocol.Failed):
                 worker.kill()  # progress after a cancel request is not reported: it is over
                 listener.on_cancelled(spec)
                 return
             if isinstance(message, protocol.Progress):
-                fraction = min(max(message.fraction, 0.0), 1.0)
-                listener.on_progress(spec, message.phase[:32], fraction)
-                continue
-            if isinstance(message, protocol.Done):
+                progress.offer(message.phase, message.fraction)
+            elif isinstance(message, protocol.Done):
                 worker.kill()  # nothing may change the files once they are checked
                 try:
-                    files = {name: str(worker.run_file(f)) for name, f in message.files.items()}
-                except ValueError as error:
-                    listener.on_failed(spec, str(error))
+                    files = worker.take_files(message.files)
+                    check_result(files["result"], self.pool.limits.max_trades)
+                except RefusedFiles as error:
+                    listener.on_failed(spec, str(error)[:_MAX_REASON_CHARS])
                     return
+                progress.flush(force=True)
                 listener.on_completed(spec, RunOutput(summary=message.summary, files=files))
                 return
-            if isinstance(message, protocol.Failed):
+            elif isinstance(message, protocol.Failed):
                 listener.on_failed(spec, message.reason[:_MAX_REASON_CHARS])
-                return
-            if not worker.alive():
-                code = worker.popen.poll()
-                listener.on_lost(
-                    spec,
-                    f"worker process {worker.pid} died ({describe_exit(code, worker.sandboxed)})",
-                )
-                return
-            if time.monotonic() > deadline:
-                worker.kill()
-                listener.on_failed(
-                    spec, f"the run exceeded its time limit of {limits.wall_seconds:.0f} s"
-                )
-                return
-            rss, processes = tree_memory_mb(worker.popen.pid)
-            if rss > limits.memory_mb:
-                worker.kill()
-                listener.on_failed(
-                    spec,
-                    f"the run exceeded its memory limit ({rss:.0f} MB > {limits.memory_mb} MB)",
-                )
-                return
-            if processes > MAX_PROCESSES:
-                worker.kill()
-                listener.on_failed(
-                    spec, f"the run started too many processes ({processes} > {MAX_PROCESSES})"
-                )
                 return
 
 
@@ -216,6 +208,8 @@ class LocalWorkerPool:
         self.sandbox = sandbox or Sandbox.create("bubblewrap", market_data_dir)
         self.offline_markets = offline_markets
         self.limits = limits or RunLimits()
+        # Per-run control groups where this host offers them (root with v1, or delegated v2).
+        self.cgroups = Cgroups.detect() if self.sandbox.sandboxed else Cgroups()
         self.keep_workdirs = keep_workdirs
         self.candle_cache_mb = candle_cache_mb  # a standby preloads its slot's last candles
         self.tasks: queue.Queue[tuple[RunSpec, RunListener] | None] = queue.Queue()
@@ -237,7 +231,10 @@ class LocalWorkerPool:
 
     @property
     def sandbox_description(self) -> str:
-        return self.sandbox.describe()
+        """The sandbox and the kernel limits in force (the start-up log and /ready say it)."""
+        if not self.sandbox.sandboxed:
+            return self.sandbox.describe()
+        return f"{self.sandbox.describe()}, {self.cgroups.describe()}"
 
     def next_worker_number(self) -> int:
         """A number for each worker process started (its sandbox uid derives from it)."""
@@ -258,13 +255,15 @@ class LocalWorkerPool:
             offline_markets=self.offline_markets,
             preload=preload,
             preload_budget_mb=self.candle_cache_mb,
+            limits=self.limits,
+            cgroups=self.cgroups,
         )
 
     def start(self) -> None:
         # The work root holds every run's directory: only the service may list it.
         self.work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.work_root.chmod(0o711)  # runs reach their own directory by its full path
-        log.info("strategy runs: %s", self.sandbox.describe())
+        log.info("strategy runs: %s", self.sandbox_description)
         self._slots = [_Slot(self, i) for i in range(self._size)]
         for slot in self._slots:
             slot.thread.start()

@@ -11,6 +11,7 @@ import msgspec
 from projections.execution_ports import RunSpec
 
 MAX_MESSAGE_BYTES = 1 << 20
+PHASES = ("dataload", "analyze", "convert", "backtest")  # a run's phases, in order
 
 
 class Ready(msgspec.Struct, tag="ready", frozen=True):

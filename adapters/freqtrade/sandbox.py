@@ -11,8 +11,14 @@ Two ways to get there, by who runs the service:
   ipc and uts namespaces, then `setpriv` drops to a uid of the worker's own (no user namespace:
   the uid is a real, unprivileged one on the host, so the kernel's per-user process limit
   applies to that run and to nothing else, not even the standby warming up beside it);
-- as any other user: bubblewrap's user namespace maps the run to uid 65534 inside; the
-  supervisor's process-count guard bounds forks there.
+- as any other user: bubblewrap's user namespace maps the run to uid 65534 inside (the
+  kernel counts RLIMIT_NPROC per user namespace, so the process cap holds there too), and no
+  further user namespaces may be made inside (`--disable-userns`).
+
+In both, kernel limits (limits.py) hold whatever the strategy does: rlimits the worker sets
+before any strategy code runs (data segment, CPU time, processes, file size), a size-limited
+/tmp, a seccomp filter (seccomp_filter.py), and control groups where the host offers them
+(cgroups.py, applied by the worker process around this command).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from dataclasses import dataclass, field
 from importlib import util
 from pathlib import Path
 
+from adapters.freqtrade import seccomp_filter
+from adapters.freqtrade.limits import MAX_FILE_BYTES, MAX_PROCESSES, RunLimits
+
 KINDS = ("bubblewrap", "none")
 # Packages of this project a worker imports (the runner, its ports, the domain's value types).
 WORKER_PACKAGES = ("adapters", "projections", "commands", "domain")
@@ -31,10 +40,6 @@ WORKER_PACKAGES = ("adapters", "projections", "commands", "domain")
 # one, round the range, so a uid comes back only after a thousand processes are long gone.
 SANDBOX_UID_BASE = 420_000
 SANDBOX_UIDS = 1024
-# Processes (threads included) a run may have at once: freqtrade needs a few dozen at most.
-MAX_PROCESSES = 128
-# Largest file a run may write (freqtrade's result zip and log are a few MB).
-MAX_FILE_BYTES = 1 << 30
 
 
 class SandboxUnavailable(RuntimeError):
@@ -95,6 +100,13 @@ class Sandbox:
                 "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (make run "
                 "does it), or set BACKEND_SANDBOX=none to run strategies unsandboxed"
             )
+        try:
+            seccomp_filter.bpf()  # at start, not at the first run
+        except Exception as error:
+            raise SandboxUnavailable(
+                f"cannot build the sandbox's seccomp filter ({error}): `apt-get install "
+                "libseccomp2` (make sandbox does it)"
+            ) from None
         read_only = tuple([*_python_dirs(), *_package_dirs()])
         return cls(kind, market_data.resolve(), read_only, bwrap)
 
@@ -119,23 +131,38 @@ class Sandbox:
         if uid is not None:
             os.chown(run_dir, uid, uid)
 
-    def command(self, run_dir: Path, number: int, fd: int, offline_markets: bool) -> list[str]:
-        """The argv that starts a worker for one run in `run_dir`, talking on `fd`."""
+    def command(
+        self,
+        run_dir: Path,
+        number: int,
+        fd: int,
+        offline_markets: bool,
+        limits: RunLimits,
+        seccomp_fd: int | None = None,
+    ) -> list[str]:
+        """The argv that starts a worker for one run in `run_dir`, talking on `fd`; bubblewrap
+        reads the seccomp filter from `seccomp_fd`."""
         worker = [
             str(Path(sys.prefix) / "bin" / "python"),
             "-m", "adapters.freqtrade.worker",
             "--fd", str(fd),
             "--market-data", str(self.market_data),
-            "--max-processes", str(MAX_PROCESSES if self.uid_for(number) is not None else 0),
             "--max-file-bytes", str(MAX_FILE_BYTES),
+            "--max-data-mb", str(limits.data_limit_mb),
+            "--max-cpu-seconds", str(limits.cpu_limit),
         ]  # fmt: skip
+        if self.sandboxed:  # unsandboxed, the worker shares the service's uid: no cap fits
+            worker += ["--max-processes", str(MAX_PROCESSES)]
         if not offline_markets:
             worker.append("--online-markets")
         if not self.sandboxed:
             return worker
-        return [*self._bwrap(run_dir), *self._drop_privileges(number), *worker]
+        bwrap = self._bwrap(run_dir, limits)
+        if seccomp_fd is not None:
+            bwrap[1:1] = ["--seccomp", str(seccomp_fd)]
+        return [*bwrap, *self._drop_privileges(number), *worker]
 
-    def _bwrap(self, run_dir: Path) -> list[str]:
+    def _bwrap(self, run_dir: Path, limits: RunLimits) -> list[str]:
         args = [
             self.bwrap,
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -145,11 +172,13 @@ class Sandbox:
             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
             "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
             "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--tmpfs", "/tmp",
+            # /tmp is RAM: no bigger than the run's memory limit (the supervisor and the
+            # memory cgroup count what is in it against that limit too).
+            "--perms", "1777", "--size", str(limits.memory_bytes), "--tmpfs", "/tmp",
             "--clearenv",
         ]  # fmt: skip
         if not self.as_root:
-            args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+            args += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns"]
         binds = [(p, "--ro-bind") for p in self.read_only]
         binds += [(self.market_data, "--ro-bind"), (run_dir.resolve(), "--bind")]
         # bubblewrap creates missing parents as 0700 root: a dropped uid could not pass them.
@@ -179,4 +208,7 @@ class Sandbox:
         if not self.sandboxed:
             return "NOT SANDBOXED: strategy code runs with the service's own user and files"
         who = "a host uid of its own" if self.as_root else "uid 65534 in a user namespace"
-        return f"bubblewrap: no network, {who}, only its run directory writable"
+        return (
+            f"bubblewrap: no network, {who}, only its run directory writable, seccomp filter, "
+            "no user namespaces, rlimits (data, CPU, processes, file size), /tmp size-limited"
+        )

@@ -35,7 +35,7 @@ from domain.market import parse_timerange
 from domain.strategy_source import check_parameter_values, parameter_file, read_strategy
 from projections.execution_ports import RunOutput, RunSpec
 
-PHASES = ("dataload", "analyze", "convert", "backtest")
+PHASES = protocol.PHASES
 
 
 class RunFailed(Exception):
@@ -88,13 +88,28 @@ def _silence_stdio() -> None:
     os.dup2(devnull, 2)
 
 
-def _limit_resources(max_processes: int, max_file_bytes: int) -> None:
-    """Kernel limits set before any user code runs; the code cannot raise them again."""
+def _limit_resources(max_processes: int, max_file_bytes: int, max_data_mb: int) -> None:
+    """Kernel limits set before any user code runs; the code cannot raise them again (it has
+    no CAP_SYS_RESOURCE). The data segment, not the address space: numpy, pandas and pyarrow
+    map ~600 MB of address space for ~300 MB resident, while the data limit counts what can
+    become resident (heap and private anonymous mappings)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if max_file_bytes:
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
-    if max_processes:
+    if max_processes:  # counted per user (per user namespace, without root)
         resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+    if max_data_mb:
+        limit = max_data_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def _limit_cpu(seconds: int) -> None:
+    """The run's CPU time, from now (the warm-up before it is not the strategy's): SIGXCPU at
+    the soft limit, SIGKILL two seconds of CPU later for a strategy that ignores SIGXCPU."""
+    if seconds:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(usage.ru_utime + usage.ru_stime) + 1 + seconds
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
 
 
 def main(argv: list[str]) -> int:
@@ -104,11 +119,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--market-data", required=True)
     parser.add_argument("--max-processes", type=int, default=0)
     parser.add_argument("--max-file-bytes", type=int, default=0)
+    parser.add_argument("--max-data-mb", type=int, default=0)
+    parser.add_argument("--max-cpu-seconds", type=int, default=0)
     parser.add_argument("--online-markets", action="store_true")
     parser.add_argument("--preload", action="append", default=[], help="a candle file to read now")
     parser.add_argument("--preload-budget-mb", type=int, default=0)
     options = parser.parse_args(argv)
-    _limit_resources(options.max_processes, options.max_file_bytes)
+    _limit_resources(options.max_processes, options.max_file_bytes, options.max_data_mb)
     conn = Connection(options.fd)
     _silence_stdio()
     logging.basicConfig(level=logging.WARNING)
@@ -131,6 +148,7 @@ def main(argv: list[str]) -> int:
         request = protocol.decode_run(conn.recv_bytes(protocol.MAX_MESSAGE_BYTES))
     except (EOFError, OSError):
         return 0  # the pool stopped before giving this worker a run
+    _limit_cpu(options.max_cpu_seconds)
     workdir = Path.cwd()
 
     def progress(phase: str, fraction: float) -> None:
@@ -273,6 +291,8 @@ def _explain(error: BaseException, strategy_file: Path, tail: LogTail) -> str:
         f" ({strategy_file.name}, line {frames[-1].lineno}, in {frames[-1].name})" if frames else ""
     )
     message = f"{type(error).__name__}: {error}{where}"
+    if isinstance(error, MemoryError):  # the kernel's data limit, set from the run's memory
+        message = f"the run exceeded its memory limit ({message})"
     if type(error).__name__ == "OperationalException" and tail.lines:
         message += f"; freqtrade said: {tail.lines[-1]}"
     return message

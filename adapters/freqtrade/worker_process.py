@@ -19,14 +19,18 @@ from pathlib import Path
 
 import msgspec
 
-from adapters.freqtrade import protocol
+from adapters.freqtrade import protocol, seccomp_filter
+from adapters.freqtrade.cgroups import Cgroups, RunCgroup
+from adapters.freqtrade.limits import RunLimits
 from adapters.freqtrade.process_tree import describe_exit, tree_pids
+from adapters.freqtrade.run_files import take_files
 from adapters.freqtrade.sandbox import Sandbox, clean_environment
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
 _WARM_UP_SECONDS = 180.0
 _STANDBY_NICENESS = 10
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class WorkerDidNotStart(RuntimeError):
@@ -45,26 +49,40 @@ class WorkerProcess:
         offline_markets: bool,
         preload: list[str] | None = None,
         preload_budget_mb: int = 0,
+        limits: RunLimits | None = None,
+        cgroups: Cgroups | None = None,
     ) -> None:
-        """Start worker `number` (its sandbox uid derives from it) in a fresh run directory."""
+        """Start worker `number` (its sandbox uid derives from it) in a fresh run directory,
+        in control groups of its own where `cgroups` can make them."""
+        limits = limits or RunLimits()
         self.run_dir = work_root / f"run-{uuid.uuid4().hex}"
         self.log_path = work_root / f"{self.run_dir.name}.log"
+        self.outbox = work_root / f"{self.run_dir.name}.out"  # the files taken from the run
         sandbox.prepare(self.run_dir, number)
         ours, theirs = socket.socketpair()
+        seccomp = seccomp_filter.filter_fd() if sandbox.sandboxed else None
         # Standbys warm up (import freqtrade, ~2 s of CPU) while other runs go on: at a low
         # priority, so those go first; hurry() restores it when the run begins.
         command = [
             "nice", "-n", str(_STANDBY_NICENESS),
-            *sandbox.command(self.run_dir, number, theirs.fileno(), offline_markets),
+            *sandbox.command(
+                self.run_dir, number, theirs.fileno(), offline_markets, limits, seccomp
+            ),
         ]  # fmt: skip
         if preload and preload_budget_mb > 0:  # candle files' names, chosen by the pool
             command += ["--preload-budget-mb", str(preload_budget_mb)]
             for name in preload:
                 command += ["--preload", name]
+        self.cgroup: RunCgroup | None = None
+        if cgroups is not None and sandbox.sandboxed:
+            self.cgroup = cgroups.create(self.run_dir.name, limits)
+        if self.cgroup is not None:
+            command = self.cgroup.command(command)
+        fds = (theirs.fileno(),) if seccomp is None else (theirs.fileno(), seccomp)
         with self.log_path.open("wb") as log_file:
             self.popen = subprocess.Popen(
                 command,
-                pass_fds=(theirs.fileno(),),
+                pass_fds=fds,
                 env=clean_environment(self.run_dir),  # bubblewrap clears it again inside
                 cwd=self.run_dir,
                 stdin=subprocess.DEVNULL,
@@ -73,6 +91,8 @@ class WorkerProcess:
                 start_new_session=True,  # a signal for the API's process group is not theirs
             )
         theirs.close()
+        if seccomp is not None:
+            os.close(seccomp)
         self.conn = Connection(ours.detach())
         self.sandboxed = sandbox.sandboxed
         self.ready = False
@@ -135,19 +155,41 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             log.error("worker %s did not die within 10 s of SIGKILL", self.popen.pid)
         self.conn.close()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
     def remove(self) -> None:
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        shutil.rmtree(self.outbox, ignore_errors=True)
         self.log_path.unlink(missing_ok=True)
 
-    def run_file(self, name: str) -> Path:
-        """A file the worker named, only if it really lies inside the run directory (a symlink
-        to the service's secret or event store is refused)."""
-        root = self.run_dir.resolve()
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            raise ValueError(f"the run named a file outside its run directory: {name!r}")
-        return path
+    def take_files(self, named: dict[str, str]) -> dict[str, str]:
+        """Copies of the files the (dead) worker named, checked (run_files.py); raises
+        run_files.RefusedFiles."""
+        return take_files(self.run_dir, named, self.outbox)
+
+    def oom_killed(self) -> bool:
+        """The kernel killed a process of the run for its memory (its cgroup's limit)."""
+        return self.cgroup is not None and self.cgroup.oom_kills() > 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the run's interpreter so far (the process the CPU rlimit is set in)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    def tmp_bytes(self) -> int:
+        """What the run keeps in its /tmp (RAM that no process's resident size shows); 0 when
+        unknown (the tmpfs's own size cap still bounds it)."""
+        if not (self.sandboxed and self.ready):
+            return 0
+        try:
+            fs = os.statvfs(f"/proc/{self.pid}/root/tmp")
+        except OSError:
+            return 0
+        return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
 
     def _python_pid(self) -> int:
         """The interpreter's host pid (bubblewrap's own processes sit above it)."""

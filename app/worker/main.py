@@ -39,7 +39,11 @@ def run_worker(
         market_data=market_data,
         sandbox=sandbox,
         offline_markets=settings.offline_markets,
-        limits=RunLimits(settings.run_time_limit_seconds, settings.run_memory_limit_mb),
+        limits=RunLimits(
+            settings.run_time_limit_seconds,
+            settings.run_memory_limit_mb,
+            max_trades=settings.run_max_trades,
+        ),
         keep_workdirs=settings.keep_workdirs,
         candle_cache_mb=settings.candle_cache_mb,
     )

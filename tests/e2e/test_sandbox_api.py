@@ -158,6 +158,9 @@ def test_the_service_kept_serving_and_runs_still_work(
 ) -> None:
     ready = httpx.get(f"{server.url}/ready", timeout=5).json()
     assert ready["status"] == "ok" and ready["checks"]["sandbox"].startswith("ok (bubblewrap")
+    # Which kernel limits are in force (root on these machines: cgroup v1 memory and pids).
+    assert "seccomp filter" in ready["checks"]["sandbox"]
+    assert ready["checks"]["sandbox"].endswith("cgroup v1 memory and pids)")
     register(client, "Honest", strategies.crossover("Honest"))
     started = time.monotonic()
     job = wait(client, submit(client, "Honest"), timeout=120)

@@ -271,7 +271,8 @@ def test_promotion_lifecycle_four_eyes_deploy_rollback_audit_and_time_travel(  #
     as_of = unquote(alice.url.split("?as_of=", 1)[1])
     assert datetime.fromisoformat(as_of) == before, (as_of, before)  # local time -> UTC
     expect(alice.locator("#promotions-empty")).to_have_text("No promotions.")
-    expect(alice.locator("#history > li")).to_have_count(3)  # created, v1 and v2 registered
+    # created, v1 registered, alice made a maintainer, v2 registered
+    expect(alice.locator("#history > li")).to_have_count(4)
     expect(alice.locator("#env-live-staging")).to_contain_text("Not deployed at that time")
     expect(alice.locator('#versions tr[data-version="1"]')).to_have_attribute(
         "data-stage", "registered"
