@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.e2e.conftest import client_for
@@ -47,28 +48,42 @@ def api(replica: ServerProcess, sub: str, *roles: str) -> httpx.Client:
 
 
 class Watcher(threading.Thread):
-    """A WebSocket client of one replica, keeping every message of the `backtests` stream."""
+    """A WebSocket client of one replica, keeping every message of the `backtests` stream. Its
+    token closes the stream when it expires (a minute): it renews it and resumes with `since`,
+    as the web UI does, so the messages it keeps have no gap and no duplicate."""
 
     def __init__(self, replica: ServerProcess, token_client: httpx.Client) -> None:
         super().__init__(daemon=True)
-        token = token_client.post("/ws/token").json()["token"]
-        self.url = f"ws://127.0.0.1:{replica.port}/api/v1/ws?token={token}"
+        self.port = replica.port
+        self.token_client = token_client
         self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.renewals = 0
         self.ready = threading.Event()
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with connect(self.url, open_timeout=10) as ws:
-            ws.send(json.dumps({"action": "subscribe", "stream": "backtests"}))
-            while not self.stop.is_set():
-                try:
-                    message = json.loads(ws.recv(timeout=0.5))
-                except TimeoutError:
-                    continue
-                if message["type"] == "subscribed":
-                    self.ready.set()
-                elif "position" in message:
-                    self.messages.append((time.monotonic(), message))
+        since: int | None = None
+        while not self.stop.is_set():
+            token = self.token_client.post("/ws/token").json()["token"]
+            url = f"ws://127.0.0.1:{self.port}/api/v1/ws?token={token}"
+            request: dict[str, Any] = {"action": "subscribe", "stream": "backtests"}
+            if since is not None:
+                request["since"] = since
+            try:
+                with connect(url, open_timeout=10) as ws:
+                    ws.send(json.dumps(request))
+                    while not self.stop.is_set():
+                        try:
+                            message = json.loads(ws.recv(timeout=0.5))
+                        except TimeoutError:
+                            continue
+                        if message["type"] == "subscribed":
+                            self.ready.set()
+                        elif "position" in message:
+                            self.messages.append((time.monotonic(), message))
+                            since = message["position"]
+            except ConnectionClosed:
+                self.renewals += 1  # the token expired: a new one, from where it was
 
 
 def wait_final(client: httpx.Client, ids: list[str], timeout: float) -> list[dict[str, Any]]:
