@@ -81,7 +81,7 @@ lint: install
 # The suite runs on TEST_PROCESSES processes (pytest-xdist), a test file per process at a time so
 # that a module's server fixture starts once: most tests wait on servers, brokers and sandboxed
 # runs rather than on the CPU, so more processes than cores finish sooner.
-TEST_PROCESSES ?= 5
+TEST_PROCESSES ?= 3
 test: install postgres sandbox compose chromium mlflow node_modules/.installed java lint
 	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 

@@ -20,7 +20,7 @@ MLFLOW = Path(__file__).resolve().parents[2] / ".tools" / "mlflow" / "bin" / "ml
 
 
 @contextmanager
-def mlflow_server(data_dir: Path, timeout: float = 90.0) -> Iterator[str]:
+def mlflow_server(data_dir: Path, timeout: float = 240.0) -> Iterator[str]:
     """Yields the server's base URL once its /health answers."""
     if not MLFLOW.exists():
         raise RuntimeError(f"{MLFLOW} is missing: run `make mlflow` (make test does)")

@@ -87,9 +87,11 @@ def test_json_depth(document: bytes | str, deep: bool) -> None:
 
 
 def test_a_megabyte_of_brackets_is_measured_quickly() -> None:
-    started = time.perf_counter()
+    # CPU time of this process, not wall time: other tests share the machine. The bound is far
+    # above the ~40 ms it takes, and far below what a scan gone quadratic would take.
+    started = time.process_time()
     assert too_deep(b"[" * 1_048_576)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 2
 
 
 @pytest.mark.parametrize(
@@ -105,11 +107,11 @@ def test_a_megabyte_of_brackets_is_measured_quickly() -> None:
     ],
 )
 def test_pathological_code_is_refused_quickly(code: str, message: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, not wall time (see above); about 1 s at worst
     with pytest.raises(InvalidValue, match=message) as refused:
         read_strategy(code, "Anything")
     assert refused.value.field == "code"
-    assert time.perf_counter() - started < 3
+    assert time.process_time() - started < 10
 
 
 def test_ordinary_code_still_parses() -> None:
