@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 
 from commands.errors import ConcurrencyConflict, NotOwner
 from commands.idempotency import Outcome, Remember, run_idempotent
@@ -75,51 +74,17 @@ class StrategyCommands:
             self.store, actor, idempotency_key, command, StrategyVersionView, execute
         )
 
-    def add_maintainer(
+    def change_maintainers(
         self,
-        command: AddMaintainer,
-        actor: str,
-        idempotency_key: str | None = None,
-        *,
-        admin: bool = False,
-    ) -> tuple[MaintainersView, Outcome]:
-        """Let `command.user` register versions; only the owner or an admin grants it."""
-        return self._change_maintainers(
-            command.name,
-            actor,
-            admin,
-            idempotency_key,
-            command,
-            lambda s: s.add_maintainer(command.user, added_by=actor),
-        )
-
-    def remove_maintainer(
-        self,
-        command: RemoveMaintainer,
-        actor: str,
-        idempotency_key: str | None = None,
-        *,
-        admin: bool = False,
-    ) -> tuple[MaintainersView, Outcome]:
-        """Take back `command.user`'s right to register versions (owner or admin)."""
-        return self._change_maintainers(
-            command.name,
-            actor,
-            admin,
-            idempotency_key,
-            command,
-            lambda s: s.remove_maintainer(command.user, removed_by=actor),
-        )
-
-    def _change_maintainers(
-        self,
-        name: str,
-        actor: str,
-        admin: bool,
-        idempotency_key: str | None,
         command: AddMaintainer | RemoveMaintainer,
-        change: Callable[[Strategy], object],
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[MaintainersView, Outcome]:
+        """Let `command.user` register versions of the strategy, or take that back; only the
+        owner or an admin may (NotOwner). Granting twice changes nothing."""
+        name = command.name
         check_strategy_name(name)
 
         def execute(remember: Remember[MaintainersView]) -> tuple[MaintainersView, int]:
@@ -129,7 +94,10 @@ class StrategyCommands:
                     f"only {strategy.owner} (the owner of {name}) or an admin changes who "
                     f"maintains it"
                 )
-            change(strategy)
+            if isinstance(command, AddMaintainer):
+                strategy.add_maintainer(command.user, added_by=actor)
+            else:
+                strategy.remove_maintainer(command.user, removed_by=actor)
             view = maintainers_view(strategy)
             return view, self.store.commit(strategy, remember(view))
 

@@ -87,7 +87,7 @@ class StrategyController(Controller):
         """Let `user` register versions of `name` (the owner or an admin grants it); granting
         it twice changes nothing."""
         command = AddMaintainer(name=name, user=data.user)
-        view, outcome = container.strategies.add_maintainer(
+        view, outcome = container.strategies.change_maintainers(
             command, request.user.sub, idempotency_key, admin=is_admin(request.user)
         )
         container.settle(outcome)
@@ -110,7 +110,7 @@ class StrategyController(Controller):
     ) -> Response[Maintainers]:
         """Take back `user`'s right to register versions of `name` (the owner or an admin)."""
         command = RemoveMaintainer(name=name, user=user)
-        view, outcome = container.strategies.remove_maintainer(
+        view, outcome = container.strategies.change_maintainers(
             command, request.user.sub, idempotency_key, admin=is_admin(request.user)
         )
         container.settle(outcome)

@@ -172,8 +172,8 @@ def _every_event_type(store: EventStore) -> list[StoredEvent]:
         store, GateThresholds(min_trades=10, max_drawdown=0.25, min_profit=0.0)
     )
     strategies.register_strategy_version(register(), "alice")
-    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="bob"), "alice")
-    strategies.remove_maintainer(RemoveMaintainer(name="EmaCross", user="bob"), "alice")
+    strategies.change_maintainers(AddMaintainer(name="EmaCross", user="bob"), "alice")
+    strategies.change_maintainers(RemoveMaintainer(name="EmaCross", user="bob"), "alice")
 
     def job(version: int = 1, key: str | None = None) -> UUID:
         view, _ = backtests.submit_backtest(submit(strategy_version=version), "alice", key)

@@ -18,7 +18,7 @@ from tests.factories import LEASE, register, strategy_code, submit
 
 def test_registering_numbers_versions_and_hashes_code(strategies: StrategyCommands) -> None:
     first, _ = strategies.register_strategy_version(register(), "alice")
-    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="bob"), "alice")
+    strategies.change_maintainers(AddMaintainer(name="EmaCross", user="bob"), "alice")
     second, _ = strategies.register_strategy_version(
         register(code=strategy_code(stoploss=-0.2)), "bob"
     )

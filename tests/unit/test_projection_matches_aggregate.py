@@ -60,10 +60,10 @@ def test_projected_documents_equal_aggregate_views(
     backtests: BacktestCommands,
 ) -> None:
     strategies.register_strategy_version(register(), "alice")
-    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="bob"), "alice")
-    strategies.add_maintainer(AddMaintainer(name="EmaCross", user="carol"), "alice")
+    strategies.change_maintainers(AddMaintainer(name="EmaCross", user="bob"), "alice")
+    strategies.change_maintainers(AddMaintainer(name="EmaCross", user="carol"), "alice")
     strategies.register_strategy_version(register(code=strategy_code(stoploss=-0.2)), "bob")
-    strategies.remove_maintainer(
+    strategies.change_maintainers(
         RemoveMaintainer(name="EmaCross", user="carol"), "admin1", admin=True
     )
     jobs = [backtests.submit_backtest(submit(), "alice")[0].id for _ in range(5)]
